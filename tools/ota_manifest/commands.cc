@@ -23,7 +23,7 @@
 #include "common/manifest/uuid.h"
 #include "common/manifest/verifier.h"
 #include "common/status/reason.h"
-#include "input.pb.h"
+#include "tools/ota_manifest/input.pb.h"
 
 namespace ota::tools {
 namespace {

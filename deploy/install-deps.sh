@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages this project builds, tests and runs with.
+# Safe to run again: it installs only what is missing and runs
+# `apt-get update` only when something is.
+set -euo pipefail
+
+packages=(
+  # build
+  bazel-bootstrap bazel-rules-java g++ pkg-config python3
+  protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev
+  golang-github-gogo-googleapis-dev libabsl-dev libssl-dev libpqxx-dev
+  libmicrohttpd-dev libcurl4-openssl-dev prometheus-cpp-dev libzstd-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev openssl curl
+  # run
+  postgresql
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  exit 0
+fi
+if [[ $(id -u) -ne 0 ]]; then
+  echo "missing packages: ${missing[*]}; run as root to install them" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"
