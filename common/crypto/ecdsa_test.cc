@@ -103,6 +103,7 @@ TEST(CertificateTest, SelfSignedCarriesSpecAndKey) {
   ASSERT_OK_AND_ASSIGN(Certificate cert, Certificate::SelfSigned(spec, key));
   EXPECT_EQ(cert.subject(), "CN=gw-3610,O=example.com");
   EXPECT_EQ(cert.common_name(), "gw-3610");
+  EXPECT_EQ(cert.issuer(), cert.subject());
   EXPECT_EQ(cert.not_before_unix(), 1700000000);
   EXPECT_EQ(cert.not_after_unix(), 2000000000);
   ASSERT_OK_AND_ASSIGN(EcdsaP256PublicKey pub, cert.PublicKey());

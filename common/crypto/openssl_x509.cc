@@ -85,6 +85,7 @@ absl::StatusOr<Certificate> Certificate::FromDer(absl::string_view der) {
   Certificate cert;
   cert.der_ = std::string(der);
   cert.subject_ = NameToString(X509_get_subject_name(x509.get()));
+  cert.issuer_ = NameToString(X509_get_issuer_name(x509.get()));
   cert.common_name_ = CommonName(X509_get_subject_name(x509.get()));
   absl::StatusOr<int64_t> nb = AsnTimeToUnix(X509_get0_notBefore(x509.get()));
   if (!nb.ok()) return nb.status();

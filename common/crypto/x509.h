@@ -69,6 +69,9 @@ class Certificate {
   // The subject in RFC 2253 form, for example "CN=gw-3610,O=example.com".
   const std::string& subject() const { return subject_; }
 
+  // The issuer in RFC 2253 form.
+  const std::string& issuer() const { return issuer_; }
+
   // The subject's CN, or empty.
   const std::string& common_name() const { return common_name_; }
 
@@ -92,6 +95,7 @@ class Certificate {
 
   std::string der_;
   std::string subject_;
+  std::string issuer_;
   std::string common_name_;
   int64_t not_before_unix_ = 0;
   int64_t not_after_unix_ = 0;
