@@ -1,0 +1,72 @@
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/manifest/uuid.h"
+#include "server/api/services.h"
+#include "server/api/status.h"
+
+namespace ota::server {
+
+grpc::Status DeviceServiceImpl::Connect(grpc::ServerContext* context,
+                                        const ota::v1::ConnectRequest* request,
+                                        grpc::ServerWriter<ota::v1::ServerMessage>* writer) {
+  if (absl::Status s = CheckDeviceId("device_id", request->device_id()); !s.ok()) {
+    return ToGrpc(s);
+  }
+  if (request->vendor_id().size() != 16 || request->class_id().size() != 16) {
+    return ToGrpc(absl::InvalidArgumentError(absl::StrCat(
+        "vendor_id and class_id must be 16 bytes (got ", request->vendor_id().size(), " and ",
+        request->class_id().size(), ")")));
+  }
+  if (request->installed().image_sha256().size() != 0 &&
+      request->installed().image_sha256().size() != 32) {
+    return ToGrpc(absl::InvalidArgumentError("installed.image_sha256 must be 32 bytes"));
+  }
+  if (request->attributes().size() > 64) {
+    return ToGrpc(absl::InvalidArgumentError("attributes has more than 64 entries"));
+  }
+  DeviceHello hello;
+  for (const auto& [k, v] : request->attributes()) {
+    if (absl::Status s = CheckAttributeKey("attributes", k); !s.ok()) return ToGrpc(s);
+    if (v.size() > 256) {
+      return ToGrpc(absl::InvalidArgumentError(
+          absl::StrCat("attributes value of \"", k, "\" is longer than 256 bytes")));
+    }
+    hello.attributes[k] = v;
+  }
+  hello.device_id = request->device_id();
+  hello.vendor_id = common::UuidToString(request->vendor_id());
+  hello.class_id = common::UuidToString(request->class_id());
+  hello.installed = request->installed();
+  hello.client_version = request->client_version();
+  hello.key_list_version = request->key_list_version();
+  hello.slot_size = request->slot_size();
+  absl::StatusOr<ota::v1::Device> device = store_.Connected(hello, deps_.clock->NowUnix());
+  if (!device.ok()) return ToGrpc(device.status());
+
+  // Registered: hold the stream with keepalives until the device leaves.
+  const absl::Duration period = absl::Seconds(deps_.options.keepalive_seconds);
+  ota::v1::ServerMessage keepalive;
+  keepalive.mutable_keepalive()->set_server_time_ms(deps_.clock->NowMillis());
+  bool alive = writer->Write(keepalive);
+  absl::Time next = absl::Now() + period;
+  while (alive && !context->IsCancelled()) {
+    absl::SleepFor(absl::Milliseconds(100));
+    if (absl::Now() < next) continue;
+    keepalive.mutable_keepalive()->set_server_time_ms(deps_.clock->NowMillis());
+    alive = writer->Write(keepalive);
+    next = absl::Now() + period;
+  }
+  (void)store_.Disconnected(request->device_id(), deps_.clock->NowUnix());
+  return grpc::Status::OK;
+}
+
+grpc::Status DeviceServiceImpl::ReportStatus(grpc::ServerContext*,
+                                             const ota::v1::ReportStatusRequest*,
+                                             ota::v1::ReportStatusResponse*) {
+  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                      "status reports are stored with deployments, which this server "
+                      "does not run yet");
+}
+
+}  // namespace ota::server

@@ -1,0 +1,155 @@
+// otad's gRPC services for certificates, assets, manifests, the device
+// registry and the device-facing API. Handlers are thin: validate the
+// request, call a store, convert the status in ToGrpc.
+//
+//   ServiceDeps deps{db, blobs, &clock, options};
+//   CertificateServiceImpl certificates(deps);
+//   builder.RegisterService(&certificates);
+#ifndef OTA_SERVER_API_SERVICES_H_
+#define OTA_SERVER_API_SERVICES_H_
+
+#include <cstdint>
+#include <set>
+#include <string>
+
+#include "absl/synchronization/mutex.h"
+#include "common/base/clock.h"
+#include "ota/v1/asset_service.grpc.pb.h"
+#include "ota/v1/certificate_service.grpc.pb.h"
+#include "ota/v1/device.grpc.pb.h"
+#include "ota/v1/device_registry_service.grpc.pb.h"
+#include "ota/v1/manifest_service.grpc.pb.h"
+#include "server/blobs/blob_store.h"
+#include "server/store/database.h"
+#include "server/store/stores.h"
+
+namespace ota::server {
+
+struct ServiceOptions {
+  // Largest asset accepted, in bytes.
+  uint64_t max_asset_size = uint64_t{16} << 30;
+  // Keepalive period on idle Connect streams.
+  int keepalive_seconds = 30;
+};
+
+// What every service needs. Not owned.
+struct ServiceDeps {
+  Database* db;
+  BlobStore* blobs;
+  const common::Clock* clock;
+  ServiceOptions options;
+};
+
+class CertificateServiceImpl final : public ota::v1::CertificateService::Service {
+ public:
+  explicit CertificateServiceImpl(const ServiceDeps& deps)
+      : deps_(deps), store_(deps.db) {}
+
+  grpc::Status RegisterCertificate(grpc::ServerContext*, const ota::v1::RegisterCertificateRequest*,
+                                   ota::v1::Certificate*) override;
+  grpc::Status ListCertificates(grpc::ServerContext*, const ota::v1::ListCertificatesRequest*,
+                                ota::v1::ListCertificatesResponse*) override;
+  grpc::Status GetCertificate(grpc::ServerContext*, const ota::v1::GetCertificateRequest*,
+                              ota::v1::Certificate*) override;
+  grpc::Status RevokeCertificate(grpc::ServerContext*, const ota::v1::RevokeCertificateRequest*,
+                                 ota::v1::Certificate*) override;
+
+ private:
+  ServiceDeps deps_;
+  CertificateStore store_;
+};
+
+class AssetServiceImpl final : public ota::v1::AssetService::Service {
+ public:
+  explicit AssetServiceImpl(const ServiceDeps& deps)
+      : deps_(deps), store_(deps.db), manifests_(deps.db) {}
+
+  grpc::Status UploadAsset(grpc::ServerContext*,
+                           grpc::ServerReader<ota::v1::UploadAssetRequest>*,
+                           ota::v1::UploadAssetResponse*) override;
+  grpc::Status GetUploadStatus(grpc::ServerContext*, const ota::v1::GetUploadStatusRequest*,
+                               ota::v1::GetUploadStatusResponse*) override;
+  grpc::Status GetAsset(grpc::ServerContext*, const ota::v1::GetAssetRequest*,
+                        ota::v1::Asset*) override;
+  grpc::Status ListAssets(grpc::ServerContext*, const ota::v1::ListAssetsRequest*,
+                          ota::v1::ListAssetsResponse*) override;
+  grpc::Status DeleteAsset(grpc::ServerContext*, const ota::v1::DeleteAssetRequest*,
+                           ota::v1::DeleteAssetResponse*) override;
+
+ private:
+  absl::Status Upload(grpc::ServerReader<ota::v1::UploadAssetRequest>* reader,
+                      const ota::v1::UploadAssetHeader& header,
+                      ota::v1::UploadAssetResponse* response);
+
+  ServiceDeps deps_;
+  AssetStore store_;
+  ManifestStore manifests_;
+  absl::Mutex mu_;
+  std::set<std::string> uploading_ ABSL_GUARDED_BY(mu_);
+};
+
+class ManifestServiceImpl final : public ota::v1::ManifestService::Service {
+ public:
+  explicit ManifestServiceImpl(const ServiceDeps& deps)
+      : deps_(deps), store_(deps.db), certificates_(deps.db), assets_(deps.db) {}
+
+  grpc::Status UploadManifest(grpc::ServerContext*, const ota::v1::UploadManifestRequest*,
+                              ota::v1::ManifestRecord*) override;
+  grpc::Status GetManifest(grpc::ServerContext*, const ota::v1::GetManifestRequest*,
+                           ota::v1::ManifestRecord*) override;
+  grpc::Status ListManifests(grpc::ServerContext*, const ota::v1::ListManifestsRequest*,
+                             ota::v1::ListManifestsResponse*) override;
+
+ private:
+  absl::StatusOr<ota::v1::ManifestRecord> Accept(const ota::v1::UploadManifestRequest& request);
+
+  ServiceDeps deps_;
+  ManifestStore store_;
+  CertificateStore certificates_;
+  AssetStore assets_;
+};
+
+class DeviceRegistryServiceImpl final : public ota::v1::DeviceRegistryService::Service {
+ public:
+  explicit DeviceRegistryServiceImpl(const ServiceDeps& deps) : deps_(deps), store_(deps.db) {}
+
+  grpc::Status RegisterDevice(grpc::ServerContext*, const ota::v1::RegisterDeviceRequest*,
+                              ota::v1::Device*) override;
+  grpc::Status GetDevice(grpc::ServerContext*, const ota::v1::GetDeviceRequest*,
+                         ota::v1::Device*) override;
+  grpc::Status ListDevices(grpc::ServerContext*, const ota::v1::ListDevicesRequest*,
+                           ota::v1::ListDevicesResponse*) override;
+  grpc::Status UpdateDeviceAttributes(grpc::ServerContext*,
+                                      const ota::v1::UpdateDeviceAttributesRequest*,
+                                      ota::v1::Device*) override;
+  grpc::Status DeleteDevice(grpc::ServerContext*, const ota::v1::DeleteDeviceRequest*,
+                            ota::v1::DeleteDeviceResponse*) override;
+
+ private:
+  ServiceDeps deps_;
+  DeviceStore store_;
+};
+
+class DeviceServiceImpl final : public ota::v1::DeviceService::Service {
+ public:
+  explicit DeviceServiceImpl(const ServiceDeps& deps) : deps_(deps), store_(deps.db) {}
+
+  grpc::Status Connect(grpc::ServerContext*, const ota::v1::ConnectRequest*,
+                       grpc::ServerWriter<ota::v1::ServerMessage>*) override;
+  grpc::Status ReportStatus(grpc::ServerContext*, const ota::v1::ReportStatusRequest*,
+                            ota::v1::ReportStatusResponse*) override;
+
+ private:
+  ServiceDeps deps_;
+  DeviceStore store_;
+};
+
+// Input checks shared by the services; each returns INVALID_ARGUMENT naming
+// the field.
+absl::Status CheckDeviceId(absl::string_view field, absl::string_view id);
+absl::Status CheckAttributeKey(absl::string_view field, absl::string_view key);
+absl::Status CheckSha256Hex(absl::string_view field, absl::string_view hex);
+
+}  // namespace ota::server
+
+#endif  // OTA_SERVER_API_SERVICES_H_
