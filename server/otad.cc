@@ -22,15 +22,29 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/base/clock.h"
+#include "common/base/file.h"
 #include "server/api/services.h"
+#include "prometheus/registry.h"
+#include "prometheus/text_serializer.h"
 #include "server/blobs/blob_store.h"
+#include "server/http/http_server.h"
+#include "server/http/payload_handler.h"
 #include "server/store/database.h"
 
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7400",
           "host:port for gRPC; port 0 picks a free port (printed at start)");
+ABSL_FLAG(std::string, http_address, "127.0.0.1:7480",
+          "host:port for payload downloads, /metrics and /healthz; port 0 picks one");
+ABSL_FLAG(int, http_threads, 2, "HTTP worker threads");
+ABSL_FLAG(int, http_idle_timeout_seconds, 30, "close HTTP connections idle this long");
+ABSL_FLAG(int, http_connection_limit, 4096, "HTTP connections at most");
+ABSL_FLAG(std::string, payload_url_key_file, "",
+          "file holding the HMAC key for expiring payload URLs; empty: payloads are public "
+          "(the key may also come from OTAD_PAYLOAD_URL_KEY)");
 ABSL_FLAG(std::string, database_url, "",
           "PostgreSQL URL; default: the OTAD_DATABASE_URL environment variable");
 ABSL_FLAG(std::string, blob_dir, "./otad-blobs", "folder of the content-addressed blob store");
@@ -133,7 +147,54 @@ int Serve() {
   }
   std::string address = absl::GetFlag(FLAGS_grpc_address);
   address = absl::StrCat(address.substr(0, address.rfind(':')), ":", port);
+
+  std::string url_key;
+  if (const char* env = std::getenv("OTAD_PAYLOAD_URL_KEY"); env != nullptr) url_key = env;
+  if (!absl::GetFlag(FLAGS_payload_url_key_file).empty()) {
+    auto key = common::ReadFile(absl::GetFlag(FLAGS_payload_url_key_file), 4096);
+    if (!key.ok()) {
+      std::cerr << "otad: payload URL key: " << key.status() << "\n";
+      return 1;
+    }
+    url_key = std::string(absl::StripTrailingAsciiWhitespace(*key));
+  }
+  prometheus::Registry metrics;
+  PayloadHandler payloads(blobs->get(), &common::RealClock(), url_key);
+  HttpServerOptions http_options;
+  http_options.address = absl::GetFlag(FLAGS_http_address);
+  http_options.threads = absl::GetFlag(FLAGS_http_threads);
+  http_options.idle_timeout_seconds = absl::GetFlag(FLAGS_http_idle_timeout_seconds);
+  http_options.connection_limit = absl::GetFlag(FLAGS_http_connection_limit);
+  http_options.metrics = &metrics;
+  Database* database = db->get();
+  auto http = HttpServer::Start(
+      http_options,
+      {{kPayloadPrefix, [&payloads](const HttpRequest& r) { return payloads.Handle(r); }},
+       {"/metrics",
+        [&metrics](const HttpRequest&) {
+          HttpResponse r = HttpResponse::Text(
+              200, prometheus::TextSerializer().Serialize(metrics.Collect()));
+          r.headers = {{"Content-Type", "text/plain; version=0.0.4"}};
+          return r;
+        }},
+       {"/healthz", [database](const HttpRequest&) {
+          absl::Status s = database->Transact([](pqxx::work& txn) {
+            txn.exec("SELECT 1");
+            return absl::OkStatus();
+          });
+          return s.ok() ? HttpResponse::Text(200, "ok\n")
+                        : HttpResponse::Text(503, absl::StrCat(s.message(), "\n"));
+        }}});
+  if (!http.ok()) {
+    std::cerr << "otad: " << http.status() << "\n";
+    return 1;
+  }
+  std::string http_address = absl::GetFlag(FLAGS_http_address);
+  http_address = absl::StrCat(http_address.substr(0, http_address.rfind(':')), ":",
+                              (*http)->port());
   std::cout << "otad: gRPC listening on " << address << std::endl;
+  std::cout << "otad: HTTP listening on " << http_address
+            << (url_key.empty() ? " (payloads public)" : " (payload URLs signed)") << std::endl;
 
   std::thread waiter([&] {
     int sig = 0;

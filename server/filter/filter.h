@@ -107,16 +107,18 @@ class DeviceFilter {
   // exactly for the rows Matches() accepts, never NULL. Placeholders are
   // numbered $first_param, $first_param + 1, ... and their values are
   // appended to `params` in that order, as text (the SQL casts each one,
-  // e.g. `$3::bigint`). No literal and no attribute key is ever written into
-  // the SQL text itself. The empty filter gives "TRUE" and no parameters.
+  // e.g. `$3::bigint`); a placeholder may appear more than once, as the
+  // attribute key of an `in` list does. No literal and no attribute key is
+  // ever written into the SQL text itself. The empty filter gives "TRUE" and
+  // no parameters. `params` must not be null.
   std::string ToSql(int first_param, std::vector<std::string>* params) const;
 
   // The normalized text form: spaces around keywords and operators, none
   // inside parentheses, no redundant parentheses, strings re-escaped,
-  // integers without leading zeros. Parse()
-  // accepts it and gives the same filter. When that form would exceed
-  // kMaxFilterLength, optional spaces are dropped instead, which never makes
-  // it longer than the text this filter was parsed from.
+  // integers without leading zeros. Parse() accepts it and gives the same
+  // filter. When that form would exceed kMaxFilterLength, optional spaces
+  // are dropped instead, which never makes it longer than the text this
+  // filter was parsed from. The empty filter gives "".
   std::string ToString() const;
 
  private:

@@ -42,13 +42,15 @@ absl::Status Database::FromException(const std::exception& e) {
 absl::StatusOr<std::unique_ptr<Database>> Database::Open(const std::string& url,
                                                          int pool_size) {
   std::unique_ptr<Database> db(new Database(url, pool_size < 1 ? 1 : pool_size));
-  absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = db->Acquire();
+  bool reused = false;
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = db->Acquire(&reused);
   if (!conn.ok()) return conn.status();
   db->Release(*std::move(conn));
   return db;
 }
 
-absl::StatusOr<std::unique_ptr<pqxx::connection>> Database::Acquire() {
+absl::StatusOr<std::unique_ptr<pqxx::connection>> Database::Acquire(bool* reused) {
+  *reused = false;
   {
     absl::MutexLock lock(&mu_);
     mu_.Await(absl::Condition(
@@ -59,6 +61,7 @@ absl::StatusOr<std::unique_ptr<pqxx::connection>> Database::Acquire() {
     if (!idle_.empty()) {
       std::unique_ptr<pqxx::connection> c = std::move(idle_.back());
       idle_.pop_back();
+      *reused = true;
       return c;
     }
     ++open_;
@@ -84,32 +87,57 @@ void Database::Release(std::unique_ptr<pqxx::connection> conn) {
 absl::Status Database::Transact(const std::function<absl::Status(pqxx::work&)>& fn) {
   absl::Status last;
   for (int attempt = 0; attempt < kSerializationRetries; ++attempt) {
-    absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = Acquire();
+    bool reused = false;
+    absl::StatusOr<std::unique_ptr<pqxx::connection>> conn = Acquire(&reused);
     if (!conn.ok()) return conn.status();
+    std::unique_ptr<pqxx::work> txn;
+    try {
+      txn = std::make_unique<pqxx::work>(**conn);
+    } catch (const std::exception& e) {
+      // Nothing ran yet, so trying again is safe. A pooled connection that
+      // broke (the server restarted) means its idle siblings broke too:
+      // drop them all and go on with a fresh connection.
+      conn->reset();
+      Release(nullptr);
+      absl::Status s = FromException(e);
+      if (reused && absl::IsUnavailable(s)) {
+        DropIdle();
+        --attempt;
+        continue;
+      }
+      return s;
+    }
     absl::Status result;
     bool broken = false;
     try {
-      pqxx::work txn(**conn);
-      result = fn(txn);
+      result = fn(*txn);
       if (result.ok()) {
-        txn.commit();
+        txn->commit();
       } else {
-        txn.abort();
+        txn->abort();
       }
     } catch (const std::exception& e) {
       result = FromException(e);
-      broken = result.code() == absl::StatusCode::kUnavailable;
+      broken = absl::IsUnavailable(result);
     }
+    txn.reset();
     if (broken) {
-      conn->reset();  // Drop it; the next Acquire connects afresh.
+      conn->reset();
       Release(nullptr);
+      DropIdle();
     } else {
       Release(*std::move(conn));
     }
-    if (result.code() != absl::StatusCode::kAborted) return result;
+    if (!absl::IsAborted(result)) return result;
     last = result;
   }
   return last;
+}
+
+void Database::DropIdle() {
+  absl::MutexLock lock(&mu_);
+  open_ -= static_cast<int>(idle_.size());
+  idle_.clear();
 }
 
 absl::StatusOr<std::vector<int>> Database::Migrate() {

@@ -11,8 +11,9 @@
 //   });
 //
 // Errors: UNAVAILABLE when the server cannot be reached or the connection
-// broke (the caller may retry; the connection is dropped from the pool and a
-// new one is made on next use), ALREADY_EXISTS for a unique violation,
+// broke mid-transaction (the caller may retry; the pool is emptied and new
+// connections are made on next use; a pooled connection found dead before
+// anything ran is replaced without an error), ALREADY_EXISTS for a unique violation,
 // FAILED_PRECONDITION for a foreign-key violation, INVALID_ARGUMENT for a
 // check violation, ABORTED for a serialization failure that kept recurring,
 // INTERNAL for anything else. A commit whose outcome is unknown is
@@ -55,8 +56,12 @@ class Database {
  private:
   Database(std::string url, int pool_size) : url_(std::move(url)), pool_size_(pool_size) {}
 
-  absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire();
+  // A pooled connection, or a new one; `reused` tells which.
+  absl::StatusOr<std::unique_ptr<pqxx::connection>> Acquire(bool* reused);
+  // Returns `conn` to the pool; null when it was dropped.
   void Release(std::unique_ptr<pqxx::connection> conn);
+  // Closes every idle connection (after the server went away).
+  void DropIdle();
 
   const std::string url_;
   const int pool_size_;

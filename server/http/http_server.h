@@ -1,0 +1,116 @@
+// otad's HTTP/1.1 server on libmicrohttpd: payload downloads, /metrics,
+// /healthz and (later) the REST gateway share it.
+//
+//   HttpServerOptions options;
+//   options.address = "127.0.0.1:0";
+//   auto server = HttpServer::Start(options, {
+//       {"/payloads/", [&](const HttpRequest& r) { return payloads.Handle(r); }},
+//       {"/healthz", [](const HttpRequest&) { return HttpResponse::Text(200, "ok\n"); }}});
+//   int port = (*server)->port();
+//
+// Routes match by longest path prefix; no match is 404. A response body is
+// either bytes in memory or a byte range of an open file, which goes out
+// with sendfile and is never read into memory. Limits bound what one client
+// can hold: connections in all and per address, header memory per
+// connection, request body size, and an idle timeout after which a silent
+// or slow connection is closed.
+#ifndef OTA_SERVER_HTTP_HTTP_SERVER_H_
+#define OTA_SERVER_HTTP_HTTP_SERVER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+struct MHD_Daemon;
+struct MHD_Connection;
+
+namespace prometheus {
+class Registry;
+}
+
+namespace ota::server {
+
+struct HttpRequest {
+  std::string method;
+  // The decoded path, without the query.
+  std::string path;
+  std::map<std::string, std::string> query;
+  std::string body;
+  // The value of request header `name` (case-insensitive), or empty.
+  std::string Header(absl::string_view name) const;
+
+  MHD_Connection* connection = nullptr;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  // When fd >= 0 the body is `length` bytes of the file from `offset`; the
+  // server takes ownership of fd and closes it.
+  int fd = -1;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+
+  // A text/plain response.
+  static HttpResponse Text(int status, std::string body);
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct HttpServerOptions {
+  // host:port, IPv4 or [IPv6]; port 0 picks a free port.
+  std::string address = "127.0.0.1:7480";
+  // Worker threads, each with its own epoll loop.
+  int threads = 2;
+  // Connections at most, in all and from one address (0: no per-address cap).
+  int connection_limit = 4096;
+  int per_address_limit = 0;
+  // A connection that sends or takes nothing for this long is closed.
+  int idle_timeout_seconds = 30;
+  // Memory for one connection's request line, headers and buffers; a
+  // request whose headers do not fit is refused.
+  size_t connection_memory = 32 << 10;
+  // Largest request body accepted (413 beyond).
+  size_t max_body = 4 << 20;
+  // Where request and byte counters go; may be null.
+  prometheus::Registry* metrics = nullptr;
+};
+
+class HttpServer {
+ public:
+  // Binds and starts the worker threads. UNAVAILABLE when the address
+  // cannot be bound; INVALID_ARGUMENT when it does not parse.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
+      const HttpServerOptions& options, std::vector<std::pair<std::string, HttpHandler>> routes);
+
+  // Stops accepting, closes connections and joins the workers.
+  ~HttpServer();
+
+  int port() const { return port_; }
+
+ private:
+  struct Counters;
+  HttpServer() = default;
+  static int Dispatch(void* cls, MHD_Connection* connection, const char* url,
+                      const char* method, const char* version, const char* upload_data,
+                      size_t* upload_data_size, void** state);
+  const HttpHandler* Route(absl::string_view path) const;
+
+  MHD_Daemon* daemon_ = nullptr;
+  int port_ = 0;
+  size_t max_body_ = 0;
+  std::vector<std::pair<std::string, HttpHandler>> routes_;
+  std::unique_ptr<Counters> counters_;
+};
+
+}  // namespace ota::server
+
+#endif  // OTA_SERVER_HTTP_HTTP_SERVER_H_
