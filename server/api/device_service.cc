@@ -62,11 +62,42 @@ grpc::Status DeviceServiceImpl::Connect(grpc::ServerContext* context,
 }
 
 grpc::Status DeviceServiceImpl::ReportStatus(grpc::ServerContext*,
-                                             const ota::v1::ReportStatusRequest*,
-                                             ota::v1::ReportStatusResponse*) {
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      "status reports are stored with deployments, which this server "
-                      "does not run yet");
+                                             const ota::v1::ReportStatusRequest* request,
+                                             ota::v1::ReportStatusResponse* response) {
+  if (absl::Status s = CheckDeviceId("device_id", request->device_id()); !s.ok()) {
+    return ToGrpc(s);
+  }
+  if (request->reports_size() > kMaxReportsPerCall) {
+    return ToGrpc(absl::InvalidArgumentError(absl::StrCat(
+        "reports has ", request->reports_size(), " entries, at most ", kMaxReportsPerCall,
+        " allowed")));
+  }
+  uint64_t previous = 0;
+  for (int i = 0; i < request->reports_size(); ++i) {
+    const ota::v1::StatusReport& r = request->reports(i);
+    if (r.seq() <= previous) {
+      return ToGrpc(absl::InvalidArgumentError(absl::StrCat(
+          "reports[", i, "].seq ", r.seq(), " does not increase (previous ", previous, ")")));
+    }
+    previous = r.seq();
+    if (!ota::v1::DeploymentState_IsValid(r.state()) ||
+        r.state() == ota::v1::DEPLOYMENT_STATE_UNSPECIFIED) {
+      return ToGrpc(absl::InvalidArgumentError(
+          absl::StrCat("reports[", i, "].state ", static_cast<int>(r.state()), " is not a state")));
+    }
+    if (r.message().size() > 4096) {
+      return ToGrpc(absl::InvalidArgumentError(
+          absl::StrCat("reports[", i, "].message is longer than 4096 bytes")));
+    }
+  }
+  std::vector<ota::v1::StatusReport> reports(request->reports().begin(),
+                                             request->reports().end());
+  // Acknowledged only once the transaction holding the reports committed.
+  absl::StatusOr<uint64_t> acked =
+      store_.StoreReports(request->device_id(), reports, deps_.clock->NowMillis());
+  if (!acked.ok()) return ToGrpc(acked.status());
+  response->set_acked_seq(*acked);
+  return grpc::Status::OK;
 }
 
 }  // namespace ota::server

@@ -130,6 +130,9 @@ class DeviceRegistryServiceImpl final : public ota::v1::DeviceRegistryService::S
   DeviceStore store_;
 };
 
+// Status reports accepted in one ReportStatus call at most.
+inline constexpr int kMaxReportsPerCall = 1000;
+
 class DeviceServiceImpl final : public ota::v1::DeviceService::Service {
  public:
   explicit DeviceServiceImpl(const ServiceDeps& deps) : deps_(deps), store_(deps.db) {}

@@ -628,12 +628,52 @@ TEST_F(ServicesTest, DatabaseRestartFailsCallsThenRecoversWithNothingLost) {
   ASSERT_THAT(RegisterCert(other, &b), GrpcOk());
 }
 
-TEST_F(ServicesTest, ReportStatusIsNotServedYet) {
-  grpc::ClientContext ctx;
+TEST_F(ServicesTest, ReportStatusIsIdempotentAndAcksWhatIsStored) {
+  grpc::ClientContext c0;
   ota::v1::ReportStatusRequest req;
+  req.set_device_id("gw-9");
+  req.add_reports()->set_seq(1);
+  req.mutable_reports(0)->set_state(ota::v1::DEPLOYMENT_STATE_DOWNLOADING);
   ota::v1::ReportStatusResponse resp;
-  EXPECT_THAT(device_stub_->ReportStatus(&ctx, req, &resp),
-              GrpcIs(grpc::StatusCode::UNIMPLEMENTED, HasSubstr("status reports")));
+  EXPECT_THAT(device_stub_->ReportStatus(&c0, req, &resp),
+              GrpcIs(grpc::StatusCode::NOT_FOUND, "device gw-9 does not exist"));
+
+  grpc::ClientContext reg;
+  ota::v1::RegisterDeviceRequest r;
+  r.set_device_id("gw-9");
+  r.set_vendor_id(common::UuidToString(vendor_));
+  r.set_class_id(common::UuidToString(class_));
+  ota::v1::Device d;
+  ASSERT_THAT(registry_stub_->RegisterDevice(&reg, r, &d), GrpcOk());
+
+  auto* second = req.add_reports();
+  second->set_seq(2);
+  second->set_state(ota::v1::DEPLOYMENT_STATE_SUCCEEDED);
+  second->mutable_installed()->set_sequence_number(8);
+  second->mutable_installed()->set_active_slot("b");
+  for (int attempt = 0; attempt < 2; ++attempt) {  // the second is a resend
+    grpc::ClientContext ctx;
+    ASSERT_THAT(device_stub_->ReportStatus(&ctx, req, &resp), GrpcOk());
+    EXPECT_EQ(resp.acked_seq(), 2u);
+  }
+  int64_t stored = 0;
+  ASSERT_TRUE(db_->Transact([&](pqxx::work& txn) {
+    stored = txn.exec("SELECT count(*) FROM status_reports")[0][0].as<int64_t>();
+    return absl::OkStatus();
+  }).ok());
+  EXPECT_EQ(stored, 2);
+  grpc::ClientContext g;
+  ota::v1::GetDeviceRequest get;
+  get.set_device_id("gw-9");
+  ASSERT_THAT(registry_stub_->GetDevice(&g, get, &d), GrpcOk());
+  EXPECT_EQ(d.installed().sequence_number(), 8u);
+  EXPECT_EQ(d.installed().active_slot(), "b");
+
+  grpc::ClientContext bad;
+  req.mutable_reports(1)->set_seq(1);
+  EXPECT_THAT(device_stub_->ReportStatus(&bad, req, &resp),
+              GrpcIs(grpc::StatusCode::INVALID_ARGUMENT,
+                     "reports[1].seq 1 does not increase (previous 1)"));
 }
 
 }  // namespace

@@ -565,4 +565,44 @@ absl::Status DeviceStore::Disconnected(const std::string& device_id, int64_t now
   });
 }
 
+absl::StatusOr<uint64_t> DeviceStore::StoreReports(
+    const std::string& device_id, const std::vector<ota::v1::StatusReport>& reports,
+    int64_t now_ms) {
+  uint64_t acked = 0;
+  absl::Status s = db_->Transact([&](pqxx::work& txn) {
+    pqxx::result d = txn.exec_params(
+        "SELECT 1 FROM devices WHERE device_id = $1 FOR UPDATE", device_id);
+    if (d.empty()) return NotFound("device", device_id);
+    const ota::v1::StatusReport* newest_installed = nullptr;
+    for (const ota::v1::StatusReport& r : reports) {
+      const ota::v1::InstalledImage& i = r.installed();
+      txn.exec_params(
+          "INSERT INTO status_reports (device_id, seq, deployment_id, state, reason, message, "
+          "bytes_done, bytes_total, device_time_ms, received_ms, installed_slot, "
+          "installed_sha256, installed_sequence) "
+          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) "
+          "ON CONFLICT (device_id, seq) DO NOTHING",
+          device_id, r.seq(), r.deployment_id(), static_cast<int>(r.state()),
+          static_cast<int>(r.reason()), r.message(), r.bytes_done(), r.bytes_total(),
+          r.time_ms(), now_ms, i.active_slot(), common::HexEncode(i.image_sha256()),
+          i.sequence_number());
+      if (r.has_installed()) newest_installed = &r;
+    }
+    if (newest_installed != nullptr) {
+      const ota::v1::InstalledImage& i = newest_installed->installed();
+      txn.exec_params(
+          "UPDATE devices SET installed_slot = $2, installed_sha256 = $3, "
+          "installed_sequence = $4, installed_version = $5, installed_trial = $6 "
+          "WHERE device_id = $1",
+          device_id, i.active_slot(), common::HexEncode(i.image_sha256()), i.sequence_number(),
+          i.version(), i.trial());
+    }
+    acked = txn.exec_params("SELECT coalesce(max(seq), 0) FROM status_reports "
+                            "WHERE device_id = $1", device_id)[0][0].as<uint64_t>();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return acked;
+}
+
 }  // namespace ota::server

@@ -143,6 +143,14 @@ class DeviceStore {
   // Marks it offline.
   absl::Status Disconnected(const std::string& device_id, int64_t now_unix);
 
+  // Stores `reports` of a device in one transaction, each once per seq (a
+  // resent report is not stored twice), and records the installed image of
+  // the newest report that carries one. Returns the highest seq stored for
+  // the device. NOT_FOUND when the device is unknown.
+  absl::StatusOr<uint64_t> StoreReports(const std::string& device_id,
+                                        const std::vector<ota::v1::StatusReport>& reports,
+                                        int64_t now_ms);
+
  private:
   Database* db_;
 };
