@@ -28,7 +28,9 @@
 #include "common/base/file.h"
 #include "common/crypto/bytes.h"
 #include "common/crypto/sha256.h"
+#include "common/manifest/manifest.h"
 #include "common/manifest/uuid.h"
+#include "common/status/reason.h"
 #include "device/boot/boot_header.h"
 #include "device/client/config.h"
 #include "device/client/header_boot_control.h"
@@ -233,10 +235,14 @@ int Install(Device& d) {
     return 2;
   }
   ota::v1::Deployment deployment;
-  if (!deployment.mutable_manifest()->ParseFromString(*bytes)) {
-    std::cerr << "ota-device: " << path << " is not a signed manifest\n";
-    return 2;
+  absl::StatusOr<ota::v1::SignedManifest> envelope = common::ParseSignedManifest(*bytes);
+  if (!envelope.ok()) {
+    std::cerr << "ota-device: " << path << ": "
+              << ota::v1::ReasonCode_Name(common::ReasonOf(envelope.status())) << ": "
+              << envelope.status().message() << "\n";
+    return 1;
   }
+  *deployment.mutable_manifest() = *std::move(envelope);
   deployment.set_deployment_id(
       absl::StrCat("local-", common::HexEncode(common::Sha256Digest(*bytes)).substr(0, 16)));
   for (const std::string& uri : absl::GetFlag(FLAGS_payload_uri)) {
