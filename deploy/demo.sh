@@ -1,78 +1,233 @@
 #!/usr/bin/env bash
-# The main job: the firmware developer's manifest flow, end to end.
+# The main job: a private PostgreSQL, otad, a firmware release signed and
+# published, and a simulated fleet of real ota-device processes (file-backed
+# A/B slots, ota-bootsim as their bootloader) that install it, reboot into
+# it, check their health, commit or roll back, and report to otad.
 #
-#   bash deploy/demo.sh [work directory]     (default: ./work/demo)
+#   bash deploy/demo.sh [--devices N] [--fail K] [--keep]
 #
-# Installs what is missing, builds ota-manifest, then in the work directory:
-# makes an update key and certificate (init), generates a 4 MiB firmware
-# image, writes the seed's input.json, creates and signs the manifest, shows
-# it, verifies it with its payload, and shows three attacks refused with
-# their stable reasons. Safe to run again: each run starts a fresh folder.
+#   --devices N   fleet size (default 5)
+#   --fail K      the last K devices get a health check that fails: they
+#                 roll back to their old image and report why (default 1)
+#   --keep        leave otad and the fleet running until Ctrl-C
+#
+# Installs what is missing, builds, and runs everything under ./work/demo
+# (started afresh each run). Ctrl-C or the end of the run stops everything
+# it started. Campaigns are not served by otad yet, so each device is told
+# to install the release with `ota-device install` (stand-alone mode, the
+# way `mender install` or `rauc install` is used) and then runs as the
+# daemon that keeps its stream to otad and reports.
 set -euo pipefail
 
+devices=5
+fail=1
+keep=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --devices) devices="$2"; shift 2 ;;
+    --fail) fail="$2"; shift 2 ;;
+    --keep) keep=1; shift ;;
+    *) echo "usage: $0 [--devices N] [--fail K] [--keep]" >&2; exit 2 ;;
+  esac
+done
+[[ "$devices" =~ ^[0-9]+$ && "$devices" -ge 1 && "$devices" -le 200 ]] || { echo "--devices: 1..200" >&2; exit 2; }
+[[ "$fail" =~ ^[0-9]+$ && "$fail" -le "$devices" ]] || { echo "--fail: 0..devices" >&2; exit 2; }
+
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-work="${1:-$root/work/demo}"
+work="$root/work/demo"
 cd "$root"
 
 bash deploy/install-deps.sh
-echo "== building ota-manifest"
-bazel build //tools/ota_manifest:ota-manifest 2>&1 | tail -n 2
-tool="$root/bazel-bin/tools/ota_manifest/ota-manifest"
+echo "== building otad, ota-manifest, otactl, ota-device, ota-bootsim"
+bazel build //server:otad //tools/ota_manifest:ota-manifest //tools/otactl //device:ota-device \
+  //device/boot:ota-bootsim 2>&1 | tail -n 1
+bin="$(bazel info bazel-bin 2>/dev/null)"
+otad="$bin/server/otad"
+manifest_tool="$bin/tools/ota_manifest/ota-manifest"
+otactl="$bin/tools/otactl/otactl"
+ota_device="$bin/device/ota-device"
+bootsim="$bin/device/boot/ota-bootsim"
+
+pg="$(mktemp -d /tmp/ota-demo-pg.XXXXXX)"
+rmdir "$pg"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  bash "$root/deploy/postgres.sh" stop "$pg" || true
+  rm -rf "$pg"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 rm -rf "$work"
 mkdir -p "$work"
 cd "$work"
 
-step() { printf '\n== %s\n$ %s\n' "$1" "${*:2}"; "${@:2}"; }
+echo "== starting PostgreSQL (private, in $pg)"
+db_url="$(bash "$root/deploy/postgres.sh" start "$pg")"
 
-step "make the update key and certificate" "$tool" init -d example.com -m gw-3610
+echo "== starting otad"
+"$otad" --grpc_address=127.0.0.1:0 --http_address=127.0.0.1:0 --database_url="$db_url" \
+  --blob_dir="$work/blobs" >"$work/otad.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+  grep -q "HTTP listening" "$work/otad.log" 2>/dev/null && break
+  sleep 0.1
+done
+grpc_addr="$(sed -n 's/^otad: gRPC listening on //p' "$work/otad.log")"
+http_addr="$(sed -n 's/^otad: HTTP listening on \([^ ]*\).*/\1/p' "$work/otad.log")"
+[[ -n "$grpc_addr" && -n "$http_addr" ]] || { cat "$work/otad.log"; exit 1; }
+export OTACTL_SERVER="$grpc_addr"
+echo "   gRPC $grpc_addr, HTTP $http_addr"
 
 echo
-echo "== build a firmware image (4 MiB)"
-head -c $((4 << 20)) /dev/urandom > rootfs-v2.img
-ls -l rootfs-v2.img
-
-cat > input.json <<'JSON'
+echo "== the firmware developer: update key, image, signed manifest"
+"$manifest_tool" init -d example.com -m gw-3610 | sed 's/^/   /'
+vendor_id="$(sed -n 's/.*"vendorId": "\(.*\)".*/\1/p' .ota_manifest.json)"
+class_id="$(sed -n 's/.*"classId": "\(.*\)".*/\1/p' .ota_manifest.json)"
+head -c $((4 << 20)) /dev/urandom >rootfs-v2.img
+sha="$(sha256sum rootfs-v2.img | cut -d' ' -f1)"
+cat >input.json <<JSON
 {
   "encryptionMode": "none-ecc-secp256r1-sha256",
-  "payloadUri": "http://127.0.0.1:8080/payloads/rootfs-v2.img",
+  "payloadUri": "http://$http_addr/payloads/$sha",
   "payloadFile": "rootfs-v2.img",
   "description": "gw-3610 rootfs 2.0.0",
   "version": "2.0.0",
   "component": "rootfs",
-  "sequenceNumber": 2,
-  "certificates": [
-    {"uri": "http://127.0.0.1:8080/certs/default.der", "file": "update-certificates/default.der"}
-  ]
+  "sequenceNumber": 2
 }
 JSON
-printf '\n== input.json (vendorId and classId come from .ota_manifest.json)\n'
-cat input.json
+"$manifest_tool" create -i input.json -o rootfs-v2.manifest | sed 's/^/   /'
 
-step "create and sign the manifest" "$tool" create -i input.json -o rootfs-v2.manifest
-step "show it" "$tool" show -m rootfs-v2.manifest
-step "verify it as a device running sequence 1 would" \
-  "$tool" verify -m rootfs-v2.manifest --payload rootfs-v2.img --installed-sequence 1
+echo
+echo "== publishing: certificate, payload, manifest (otactl)"
+"$otactl" cert register update-certificates/default.der --description="gw-3610 release key" | sed 's/^/   /'
+"$otactl" asset upload rootfs-v2.img | sed 's/^/   /'
+"$otactl" manifest upload rootfs-v2.manifest | sed 's/^/   /'
 
-refused() {
-  printf '\n== refused: %s\n$ %s\n' "$1" "${*:2}"
-  if "${@:2}"; then echo "UNEXPECTED: accepted"; exit 1; fi
-}
+echo
+echo "== refused as they should be"
 cp rootfs-v2.manifest tampered.manifest
 printf '\x01' | dd of=tampered.manifest bs=1 seek=40 conv=notrunc status=none
-refused "one bit flipped in the manifest" "$tool" verify -m tampered.manifest
-cp rootfs-v2.img poisoned.img
-printf 'X' | dd of=poisoned.img bs=1 seek=$((3 << 20)) conv=notrunc status=none
-refused "a cache serving a poisoned chunk" "$tool" verify -m rootfs-v2.manifest --payload poisoned.img
-refused "a device already on sequence 3 (rollback)" \
-  "$tool" verify -m rootfs-v2.manifest --installed-sequence 3
+"$otactl" manifest upload tampered.manifest 2>&1 | sed 's/^/   /' || true
 
+echo
+echo "== a fleet of $devices devices (the last $fail with a failing health check)"
+for i in $(seq 1 "$devices"); do
+  d="$work/fleet/gw-$(printf %04d "$i")"
+  mkdir -p "$d"
+  truncate -s 8M "$d/slot_a" "$d/slot_b"
+  head -c $((2 << 20)) /dev/urandom | dd of="$d/slot_a" conv=notrunc status=none
+  head -c $((512 << 10)) /dev/zero | tr '\0' '\377' >"$d/bootflags"
+  "$bootsim" init --bootflags "$d/bootflags" --slot-a "$d/slot_a" --slot-b "$d/slot_b" \
+    --image-size $((2 << 20)) >/dev/null
+  if [[ "$i" -gt $((devices - fail)) ]]; then
+    printf '#!/bin/sh\necho "radio firmware does not answer" >&2\nexit 1\n' >"$d/health"
+  else
+    printf '#!/bin/sh\nexit 0\n' >"$d/health"
+  fi
+  chmod +x "$d/health"
+  cat >"$d/device.json" <<JSON
+{
+  "deviceId": "gw-$(printf %04d "$i")",
+  "vendorId": "$vendor_id",
+  "classId": "$class_id",
+  "server": "$grpc_addr",
+  "stateDir": "$d/state",
+  "trustedCertificates": ["$work/update-certificates/default.der"],
+  "bootflags": "$d/bootflags",
+  "slotA": "$d/slot_a",
+  "slotB": "$d/slot_b",
+  "bootedSlotFile": "$d/booted",
+  "healthHook": "$d/health",
+  "factoryVersion": "1.0.0",
+  "attributes": {"region": "$([[ $((i % 2)) -eq 0 ]] && echo eu || echo us)"}
+}
+JSON
+done
+
+# One device's life: boot, run the daemon; when it asks for a reboot
+# (exit 100), play the bootloader again and start over.
+device_life() {
+  local d="$1"
+  while true; do
+    "$bootsim" boot --verify --bootflags "$d/bootflags" --slot-a "$d/slot_a" --slot-b "$d/slot_b" \
+      >"$d/boot.out" 2>&1 || { echo "no bootable slot" >>"$d/device.log"; return; }
+    cut -c6 "$d/boot.out" | head -n 1 >"$d/booted"
+    echo "bootloader: $(cat "$d/boot.out")" >>"$d/device.log"
+    set +e
+    "$ota_device" --config="$d/device.json" >>"$d/device.log" 2>&1
+    local rc=$?
+    set -e
+    [[ $rc -eq 100 ]] || return
+  done
+}
+
+echo "   each installs the release stand-alone, then reboots into it"
+for d in "$work"/fleet/*; do
+  (
+    "$bootsim" boot --bootflags "$d/bootflags" --slot-a "$d/slot_a" --slot-b "$d/slot_b" \
+      | cut -c6 >"$d/booted"
+    set +e
+    "$ota_device" --config="$d/device.json" install --manifest="$work/rootfs-v2.manifest" \
+      >"$d/device.log" 2>&1
+    set -e
+    device_life "$d"
+  ) &
+  pids+=($!)
+done
+
+echo "   waiting for every device to finish and report to otad"
+device_done() {
+  local d="$1" st
+  grep -q "connected to" "$d/device.log" 2>/dev/null || return 1
+  st="$("$ota_device" --config="$d/device.json" status 2>/dev/null)" || return 1
+  grep -q "^deployment" <<<"$st" && return 1
+  grep -q "outbox      0" <<<"$st"
+}
+deadline=$((SECONDS + 180))
+while [[ $SECONDS -lt $deadline ]]; do
+  done_count=0
+  for d in "$work"/fleet/*; do
+    device_done "$d" && done_count=$((done_count + 1))
+  done
+  [[ $done_count -eq $devices ]] && break
+  sleep 0.5
+done
+
+echo
+echo "== what otad knows (otactl device list)"
+"$otactl" device list | sed 's/^/   /'
+echo
+echo "== the final reports otad stored (PostgreSQL)"
+psql -q "$db_url" -P pager=off -c "
+  SELECT r.device_id AS device, s.name AS state, coalesce(n.name, '') AS reason,
+         left(r.message, 60) AS message
+  FROM status_reports r
+  JOIN (VALUES (9, 'SUCCEEDED'), (10, 'FAILED'), (11, 'ROLLED_BACK')) s(num, name) ON s.num = r.state
+  LEFT JOIN (VALUES (102, 'HEALTH_CHECK_FAILED'), (103, 'BOOT_FAILED')) n(num, name) ON n.num = r.reason
+  ORDER BY r.device_id" | sed 's/^/   /'
+updated=0
+rolled_back=0
+for d in "$work"/fleet/*; do
+  version="$("$ota_device" --config="$d/device.json" status | sed -n 's/^version *//p')"
+  [[ "$version" == "2.0.0" ]] && updated=$((updated + 1))
+  [[ "$version" == "1.0.0" ]] && rolled_back=$((rolled_back + 1))
+done
+echo
+echo "== summary: $updated of $devices devices run 2.0.0; $rolled_back rolled back to 1.0.0"
 cat <<MSG
 
-== done
-Everything is in $work:
-  update-certificates/   the update key (keep it secret) and certificate
-  update_default_resources.c   what a device build compiles in to trust it
-  rootfs-v2.manifest     the signed manifest for rootfs-v2.img
-Next: \`bash test/run.sh\` runs every test; docs/PERFORMANCE.md has benchmarks.
+Where to look next (otad stops when this script ends; --keep leaves it running):
+  OTACTL_SERVER=$grpc_addr bazel-bin/tools/otactl/otactl device list --filter='attr.region == "eu"'
+  OTACTL_SERVER=$grpc_addr bazel-bin/tools/otactl/otactl device get gw-0001
+  curl -s http://$http_addr/metrics | grep otad_
+  curl -sI http://$http_addr/payloads/$sha
+  less $work/fleet/gw-0001/device.log
 MSG
+if [[ $keep -eq 1 ]]; then
+  echo "otad and the fleet keep running; Ctrl-C stops everything."
+  wait
+fi

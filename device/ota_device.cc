@@ -270,6 +270,7 @@ ota::v1::ConnectRequest Hello(Device& d) {
   req.set_client_version(kClientVersion);
   absl::StatusOr<uint64_t> size = d.slots[0]->Size();
   req.set_slot_size(size.ok() ? *size : 0);
+  req.set_report_seq(d.outbox->LastSeq());
   return req;
 }
 
@@ -282,9 +283,11 @@ int RunDaemon(Device& d) {
   }
   // Reports go out from their own thread, so a long download never holds
   // them back.
-  std::thread reporting([&d] {
+  // The server knows the device only after its first Connect.
+  std::atomic<bool> registered{false};
+  std::thread reporting([&d, &registered] {
     while (!g_stop) {
-      if (d.outbox->size() > 0) {
+      if (registered && d.outbox->size() > 0) {
         absl::Status s = d.reporter->Flush();
         if (!s.ok()) Log(s.ToString());
       }
@@ -308,6 +311,7 @@ int RunDaemon(Device& d) {
     while (reader->Read(&msg)) {
       if (!connected) {
         connected = true;
+        registered = true;
         backoff = absl::Seconds(1);
         Log("connected to " + d.config.server());
       }

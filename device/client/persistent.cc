@@ -46,6 +46,11 @@ absl::Status ReportOutbox::Ack(uint64_t acked_seq) {
   return absl::OkStatus();
 }
 
+uint64_t ReportOutbox::LastSeq() const {
+  absl::MutexLock lock(&mu_);
+  return outbox_.next_seq() == 0 ? 0 : outbox_.next_seq() - 1;
+}
+
 size_t ReportOutbox::size() const {
   absl::MutexLock lock(&mu_);
   return outbox_.pending_size();

@@ -75,6 +75,9 @@ class ReportOutbox {
 
   size_t size() const;
 
+  // The seq of the newest report ever added (0 when none).
+  uint64_t LastSeq() const;
+
  private:
   ProtoFile<Outbox> file_;
   mutable absl::Mutex mu_;

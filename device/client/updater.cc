@@ -79,7 +79,8 @@ ota::v1::InstalledImage Updater::Current() const {
 }
 
 void Updater::Report(const Journal& j, DeploymentState state, ReasonCode reason,
-                     const std::string& message, uint64_t bytes_done, uint64_t bytes_total) {
+                     const std::string& message, uint64_t bytes_done, uint64_t bytes_total,
+                     const ota::v1::InstalledImage* installed) {
   ota::v1::StatusReport r;
   r.set_deployment_id(j.deployment_id());
   r.set_state(state);
@@ -88,7 +89,7 @@ void Updater::Report(const Journal& j, DeploymentState state, ReasonCode reason,
   r.set_bytes_done(bytes_done);
   r.set_bytes_total(bytes_total);
   r.set_time_ms(deps_.clock->NowMillis());
-  *r.mutable_installed() = Current();
+  *r.mutable_installed() = installed != nullptr ? *installed : Current();
   // A report that cannot be stored is lost with the storage; the pipeline
   // still goes on, since its own state is the journal.
   (void)deps_.outbox->Add(std::move(r));
@@ -339,11 +340,13 @@ Outcome Updater::AfterReboot(const Journal& j) {
       if (!deps_.journal->Save(marked).ok()) return Outcome::kInterrupted;
       const int previous = SlotIndex(j.previous().active_slot());
       if (!deps_.boot->RollBack(previous).ok()) return Outcome::kInterrupted;
-      Outcome o = Finish(marked, ota::v1::DEPLOYMENT_STATE_ROLLED_BACK,
-                         ota::v1::REASON_HEALTH_CHECK_FAILED, HookMessage("health", health),
-                         Outcome::kRolledBack);
-      if (o == Outcome::kRolledBack) (void)deps_.rebooter->Reboot();
-      return o;
+      if (!deps_.journal->Clear().ok()) return Outcome::kInterrupted;
+      ota::v1::InstalledImage returning = j.previous();
+      returning.set_trial(false);
+      Report(marked, ota::v1::DEPLOYMENT_STATE_ROLLED_BACK, ota::v1::REASON_HEALTH_CHECK_FAILED,
+             HookMessage("health", health), 0, 0, &returning);
+      (void)deps_.rebooter->Reboot();
+      return Outcome::kRolledBack;
     }
     if (!deps_.boot->Commit().ok()) return Outcome::kInterrupted;
   }

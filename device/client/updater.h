@@ -88,9 +88,12 @@ class Updater {
  private:
   Outcome Continue(Journal journal);
   Outcome AfterReboot(const Journal& journal);
+  // Adds a report; `installed` overrides Current() as what the device runs
+  // (a rollback reports the image it returns to).
   void Report(const Journal& journal, ota::v1::DeploymentState state,
               ota::v1::ReasonCode reason, const std::string& message,
-              uint64_t bytes_done = 0, uint64_t bytes_total = 0);
+              uint64_t bytes_done = 0, uint64_t bytes_total = 0,
+              const ota::v1::InstalledImage* installed = nullptr);
   Outcome Finish(const Journal& journal, ota::v1::DeploymentState state,
                  ota::v1::ReasonCode reason, const std::string& message, Outcome outcome);
   // The device the payload is downloaded into.

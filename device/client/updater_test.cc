@@ -306,6 +306,9 @@ TEST_F(UpdaterTest, FailedHealthCheckRollsBack) {
   EXPECT_EQ(d.Last().state(), ota::v1::DEPLOYMENT_STATE_ROLLED_BACK);
   EXPECT_EQ(d.Last().reason(), ota::v1::REASON_HEALTH_CHECK_FAILED);
   EXPECT_THAT(d.Last().message(), HasSubstr("health hook exited with status 1"));
+  // The report names the image the device returns to, not the abandoned one.
+  EXPECT_EQ(d.Last().installed().active_slot(), "a");
+  EXPECT_EQ(d.Last().installed().version(), "1.0");
   absl::StatusOr<BootDecision> boot = d.Bootloader();
   ASSERT_TRUE(boot.ok());
   EXPECT_EQ(boot->slot, Slot::kA);

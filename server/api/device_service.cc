@@ -41,6 +41,7 @@ grpc::Status DeviceServiceImpl::Connect(grpc::ServerContext* context,
   hello.client_version = request->client_version();
   hello.key_list_version = request->key_list_version();
   hello.slot_size = request->slot_size();
+  hello.report_seq = request->report_seq();
   absl::StatusOr<ota::v1::Device> device = store_.Connected(hello, deps_.clock->NowUnix());
   if (!device.ok()) return ToGrpc(device.status());
 

@@ -669,6 +669,37 @@ TEST_F(ServicesTest, ReportStatusIsIdempotentAndAcksWhatIsStored) {
   EXPECT_EQ(d.installed().sequence_number(), 8u);
   EXPECT_EQ(d.installed().active_slot(), "b");
 
+  // A report made before the device's last Connect (its seq is not above
+  // the Connect's report_seq) is stored but does not roll its state back.
+  {
+    grpc::ClientContext cctx;
+    ota::v1::ConnectRequest hello;
+    hello.set_device_id("gw-9");
+    hello.set_vendor_id(vendor_);
+    hello.set_class_id(class_);
+    hello.mutable_installed()->set_active_slot("a");
+    hello.mutable_installed()->set_sequence_number(9);
+    hello.set_report_seq(5);
+    auto reader = device_stub_->Connect(&cctx, hello);
+    ota::v1::ServerMessage msg;
+    ASSERT_TRUE(reader->Read(&msg));
+    ota::v1::ReportStatusRequest late;
+    late.set_device_id("gw-9");
+    auto* old = late.add_reports();
+    old->set_seq(4);
+    old->set_state(ota::v1::DEPLOYMENT_STATE_ROLLED_BACK);
+    old->mutable_installed()->set_active_slot("b");
+    old->mutable_installed()->set_sequence_number(8);
+    grpc::ClientContext lctx;
+    ASSERT_THAT(device_stub_->ReportStatus(&lctx, late, &resp), GrpcOk());
+    EXPECT_EQ(resp.acked_seq(), 4u);
+    grpc::ClientContext g2;
+    ASSERT_THAT(registry_stub_->GetDevice(&g2, get, &d), GrpcOk());
+    EXPECT_EQ(d.installed().active_slot(), "a");
+    EXPECT_EQ(d.installed().sequence_number(), 9u);
+    cctx.TryCancel();
+  }
+
   grpc::ClientContext bad;
   req.mutable_reports(1)->set_seq(1);
   EXPECT_THAT(device_stub_->ReportStatus(&bad, req, &resp),

@@ -527,9 +527,10 @@ absl::StatusOr<ota::v1::Device> DeviceStore::Connected(const DeviceHello& h,
             "INSERT INTO devices (device_id, vendor_id, class_id, installed_slot, "
             "installed_sha256, installed_sequence, installed_version, installed_component, "
             "installed_trial, reported_attributes, client_version, key_list_version, "
-            "slot_size, online, first_seen_unix, last_seen_unix, created_unix) "
+            "slot_size, online, first_seen_unix, last_seen_unix, created_unix, "
+            "installed_report_seq) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12, $13, true, "
-            "$14, $14, $14) "
+            "$14, $14, $14, $15) "
             "ON CONFLICT (device_id) DO UPDATE SET vendor_id = EXCLUDED.vendor_id, "
             "class_id = EXCLUDED.class_id, installed_slot = EXCLUDED.installed_slot, "
             "installed_sha256 = EXCLUDED.installed_sha256, "
@@ -541,6 +542,7 @@ absl::StatusOr<ota::v1::Device> DeviceStore::Connected(const DeviceHello& h,
             "client_version = EXCLUDED.client_version, "
             "key_list_version = EXCLUDED.key_list_version, slot_size = EXCLUDED.slot_size, "
             "online = true, last_seen_unix = EXCLUDED.last_seen_unix, "
+            "installed_report_seq = EXCLUDED.installed_report_seq, "
             "first_seen_unix = CASE WHEN devices.first_seen_unix = 0 "
             "THEN EXCLUDED.first_seen_unix ELSE devices.first_seen_unix END "
             "RETURNING ", kDeviceColumns),
@@ -548,7 +550,7 @@ absl::StatusOr<ota::v1::Device> DeviceStore::Connected(const DeviceHello& h,
         common::HexEncode(h.installed.image_sha256()), h.installed.sequence_number(),
         h.installed.version(), h.installed.component(), h.installed.trial(),
         AttributesJson(h.attributes), h.client_version, h.key_list_version, h.slot_size,
-        now_unix);
+        now_unix, h.report_seq);
     out = DeviceFromRow(r[0]);
     return absl::OkStatus();
   });
@@ -590,12 +592,13 @@ absl::StatusOr<uint64_t> DeviceStore::StoreReports(
     }
     if (newest_installed != nullptr) {
       const ota::v1::InstalledImage& i = newest_installed->installed();
+      // Only a report made after the state the row holds may replace it.
       txn.exec_params(
           "UPDATE devices SET installed_slot = $2, installed_sha256 = $3, "
-          "installed_sequence = $4, installed_version = $5, installed_trial = $6 "
-          "WHERE device_id = $1",
+          "installed_sequence = $4, installed_version = $5, installed_trial = $6, "
+          "installed_report_seq = $7 WHERE device_id = $1 AND installed_report_seq < $7",
           device_id, i.active_slot(), common::HexEncode(i.image_sha256()), i.sequence_number(),
-          i.version(), i.trial());
+          i.version(), i.trial(), newest_installed->seq());
     }
     acked = txn.exec_params("SELECT coalesce(max(seq), 0) FROM status_reports "
                             "WHERE device_id = $1", device_id)[0][0].as<uint64_t>();

@@ -110,6 +110,7 @@ struct DeviceHello {
   std::string client_version;
   uint64_t key_list_version = 0;
   uint64_t slot_size = 0;
+  uint64_t report_seq = 0;
 };
 
 class DeviceStore {

@@ -1,0 +1,526 @@
+// otactl: the operator's command line for otad.
+//
+//   otactl [--server=HOST:PORT] [--json] <noun> <verb> [args]
+//
+//   cert register FILE [--description=TEXT]     cert list [--all]
+//   cert get KEY_ID                             cert revoke KEY_ID [--reason=TEXT]
+//   asset upload FILE [--name=NAME]             asset list
+//   asset get SHA256                            asset delete SHA256
+//   manifest upload FILE [--validate-only]      manifest list [--class=UUID]
+//   manifest get MANIFEST_ID
+//   device register ID --vendor=UUID --class=UUID [--attr=k=v ...]
+//   device list [--filter=EXPR] [--online]      device get ID
+//   device set-attr ID k=v ... [--remove=k ...] device delete ID
+//
+// Exit codes: 0 success; 1 the server refused (its code and message are
+// printed); 2 usage error; 3 a local file could not be read; 4 the server
+// could not be reached.
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <google/protobuf/util/json_util.h>
+
+#include <cstdlib>
+#include <iomanip>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "common/base/file.h"
+#include "common/crypto/bytes.h"
+#include "common/crypto/sha256.h"
+#include "common/manifest/uuid.h"
+#include "ota/v1/asset_service.grpc.pb.h"
+#include "ota/v1/certificate_service.grpc.pb.h"
+#include "ota/v1/device_registry_service.grpc.pb.h"
+#include "ota/v1/manifest_service.grpc.pb.h"
+
+namespace ota::tools {
+namespace {
+
+constexpr int kOk = 0, kRefused = 1, kUsage = 2, kLocal = 3, kUnreachable = 4;
+constexpr size_t kUploadChunk = 1 << 20;
+
+struct Args {
+  std::vector<std::string> positional;
+  std::multimap<std::string, std::string> flags;  // --name=value or --name
+  std::string Flag(const std::string& name, const std::string& fallback = "") const {
+    auto it = flags.find(name);
+    return it == flags.end() ? fallback : it->second;
+  }
+  bool Has(const std::string& name) const { return flags.count(name) > 0; }
+  std::vector<std::string> All(const std::string& name) const {
+    std::vector<std::string> out;
+    auto [a, b] = flags.equal_range(name);
+    for (auto it = a; it != b; ++it) out.push_back(it->second);
+    return out;
+  }
+};
+
+Args Parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string s = argv[i];
+    if (absl::StartsWith(s, "--")) {
+      size_t eq = s.find('=');
+      if (eq == std::string::npos) {
+        a.flags.emplace(s.substr(2), "");
+      } else {
+        a.flags.emplace(s.substr(2, eq - 2), s.substr(eq + 1));
+      }
+    } else {
+      a.positional.push_back(s);
+    }
+  }
+  return a;
+}
+
+class Cli {
+ public:
+  explicit Cli(const Args& args) : args_(args), json_(args.Has("json")) {
+    std::string server = args.Flag("server");
+    if (server.empty()) {
+      const char* env = std::getenv("OTACTL_SERVER");
+      server = env != nullptr ? env : "127.0.0.1:7400";
+    }
+    channel_ = grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+    server_ = server;
+  }
+
+  int Run() {
+    const auto& p = args_.positional;
+    if (p.size() < 2) return Usage("");
+    const std::string noun = p[0], verb = p[1];
+    if (noun == "cert") return Cert(verb);
+    if (noun == "asset") return Asset(verb);
+    if (noun == "manifest") return Manifest(verb);
+    if (noun == "device") return Device(verb);
+    return Usage(absl::StrCat("unknown noun \"", noun, "\""));
+  }
+
+ private:
+  int Usage(const std::string& why) {
+    if (!why.empty()) std::cerr << "otactl: " << why << "\n";
+    std::cerr << "usage: otactl [--server=HOST:PORT] [--json] <cert|asset|manifest|device> "
+                 "<verb> [args]; see the header of tools/otactl/otactl.cc or the README\n";
+    return kUsage;
+  }
+
+  int Failed(const grpc::Status& s) {
+    std::cerr << "otactl: " << GrpcCodeName(s.error_code()) << ": " << s.error_message() << "\n";
+    return s.error_code() == grpc::StatusCode::UNAVAILABLE ? kUnreachable : kRefused;
+  }
+
+  static std::string GrpcCodeName(grpc::StatusCode code) {
+    static const char* kNames[] = {"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT",
+                                   "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+                                   "PERMISSION_DENIED", "RESOURCE_EXHAUSTED",
+                                   "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE",
+                                   "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+                                   "UNAUTHENTICATED"};
+    int c = static_cast<int>(code);
+    return c >= 0 && c <= 16 ? kNames[c] : absl::StrCat(c);
+  }
+
+  void Print(const google::protobuf::Message& m) {
+    std::string out;
+    google::protobuf::util::JsonPrintOptions o;
+    o.add_whitespace = true;
+    (void)google::protobuf::util::MessageToJsonString(m, &out, o);
+    std::cout << out;
+  }
+
+  std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 30) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+    return ctx;
+  }
+
+  std::string Arg(size_t i) const {
+    return i < args_.positional.size() ? args_.positional[i] : "";
+  }
+
+  static std::string Time(int64_t unix) {
+    if (unix == 0) return "-";
+    return absl::FormatTime("%Y-%m-%d %H:%M", absl::FromUnixSeconds(unix), absl::UTCTimeZone());
+  }
+
+  // ------------------------------------------------------------ certs
+  int Cert(const std::string& verb) {
+    auto stub = v1::CertificateService::NewStub(channel_);
+    if (verb == "register") {
+      if (Arg(2).empty()) return Usage("cert register needs a certificate file");
+      absl::StatusOr<std::string> der = common::ReadFile(Arg(2), 1 << 20);
+      if (!der.ok()) {
+        std::cerr << "otactl: " << der.status().message() << "\n";
+        return kLocal;
+      }
+      v1::RegisterCertificateRequest req;
+      req.set_certificate_der(*der);
+      req.set_description(args_.Flag("description"));
+      v1::Certificate c;
+      grpc::Status s = stub->RegisterCertificate(Ctx().get(), req, &c);
+      if (!s.ok()) return Failed(s);
+      if (json_) {
+        c.clear_certificate_der();
+        Print(c);
+      } else {
+        std::cout << "registered " << c.key_id() << "  " << c.subject() << "\n";
+      }
+      return kOk;
+    }
+    if (verb == "list") {
+      v1::ListCertificatesRequest req;
+      req.set_include_revoked(args_.Has("all"));
+      std::vector<v1::Certificate> all;
+      do {
+        v1::ListCertificatesResponse resp;
+        grpc::Status s = stub->ListCertificates(Ctx().get(), req, &resp);
+        if (!s.ok()) return Failed(s);
+        for (auto& c : *resp.mutable_certificates()) {
+          c.clear_certificate_der();
+          all.push_back(c);
+        }
+        req.set_page_token(resp.next_page_token());
+      } while (!req.page_token().empty());
+      if (json_) {
+        v1::ListCertificatesResponse out;
+        for (auto& c : all) *out.add_certificates() = c;
+        Print(out);
+        return kOk;
+      }
+      std::cout << std::left << std::setw(66) << "KEY ID" << std::setw(18) << "EXPIRES"
+                << "SUBJECT\n";
+      for (const auto& c : all) {
+        std::cout << std::setw(66) << c.key_id() << std::setw(18) << Time(c.not_after_unix())
+                  << c.subject() << (c.revoked() ? "  (revoked)" : "") << "\n";
+      }
+      return kOk;
+    }
+    if (verb == "get" || verb == "revoke") {
+      if (Arg(2).empty()) return Usage(absl::StrCat("cert ", verb, " needs a key id"));
+      v1::Certificate c;
+      grpc::Status s;
+      if (verb == "get") {
+        v1::GetCertificateRequest req;
+        req.set_key_id(Arg(2));
+        s = stub->GetCertificate(Ctx().get(), req, &c);
+      } else {
+        v1::RevokeCertificateRequest req;
+        req.set_key_id(Arg(2));
+        req.set_reason(args_.Flag("reason"));
+        s = stub->RevokeCertificate(Ctx().get(), req, &c);
+      }
+      if (!s.ok()) return Failed(s);
+      c.clear_certificate_der();
+      Print(c);
+      return kOk;
+    }
+    return Usage(absl::StrCat("unknown verb cert ", verb));
+  }
+
+  // ----------------------------------------------------------- assets
+  int Asset(const std::string& verb) {
+    auto stub = v1::AssetService::NewStub(channel_);
+    if (verb == "upload") return Upload(stub.get());
+    if (verb == "list") {
+      v1::ListAssetsRequest req;
+      v1::ListAssetsResponse all;
+      do {
+        v1::ListAssetsResponse resp;
+        grpc::Status s = stub->ListAssets(Ctx().get(), req, &resp);
+        if (!s.ok()) return Failed(s);
+        for (auto& a : resp.assets()) *all.add_assets() = a;
+        req.set_page_token(resp.next_page_token());
+      } while (!req.page_token().empty());
+      if (json_) {
+        Print(all);
+        return kOk;
+      }
+      std::cout << std::left << std::setw(66) << "SHA256" << std::setw(14) << "SIZE" << "NAME\n";
+      for (const auto& a : all.assets()) {
+        std::cout << std::setw(66) << a.sha256() << std::setw(14) << a.size() << a.name() << "\n";
+      }
+      return kOk;
+    }
+    if (verb == "get") {
+      v1::GetAssetRequest req;
+      req.set_sha256(Arg(2));
+      v1::Asset a;
+      grpc::Status s = stub->GetAsset(Ctx().get(), req, &a);
+      if (!s.ok()) return Failed(s);
+      Print(a);
+      return kOk;
+    }
+    if (verb == "delete") {
+      v1::DeleteAssetRequest req;
+      req.set_sha256(Arg(2));
+      v1::DeleteAssetResponse resp;
+      grpc::Status s = stub->DeleteAsset(Ctx().get(), req, &resp);
+      if (!s.ok()) return Failed(s);
+      if (!json_) std::cout << "deleted " << Arg(2) << "\n";
+      return kOk;
+    }
+    return Usage(absl::StrCat("unknown verb asset ", verb));
+  }
+
+  // Uploads a file, resuming from what the server already holds, with a
+  // progress bar on a terminal.
+  int Upload(v1::AssetService::Stub* stub) {
+    const std::string path = Arg(2);
+    if (path.empty()) return Usage("asset upload needs a file");
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (f == nullptr) {
+      std::cerr << "otactl: cannot open " << path << "\n";
+      return kLocal;
+    }
+    common::Sha256 hasher;
+    std::string buf(kUploadChunk, '\0');
+    uint64_t size = 0;
+    size_t n;
+    while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) {
+      hasher.Update(absl::string_view(buf.data(), n));
+      size += n;
+    }
+    const std::string sha = common::HexEncode(hasher.Finish());
+    if (size == 0) {
+      std::fclose(f);
+      std::cerr << "otactl: " << path << " is empty\n";
+      return kLocal;
+    }
+    uint64_t offset = 0;
+    {
+      v1::GetUploadStatusRequest req;
+      req.set_sha256(sha);
+      v1::GetUploadStatusResponse st;
+      grpc::Status s = stub->GetUploadStatus(Ctx().get(), req, &st);
+      if (s.ok() && !st.complete()) offset = st.bytes_received();
+      if (!s.ok() && s.error_code() != grpc::StatusCode::NOT_FOUND) {
+        std::fclose(f);
+        return Failed(s);
+      }
+      if (offset > 0 && !json_) std::cerr << "resuming at byte " << offset << "\n";
+    }
+    const bool bar = !json_ && isatty(2);
+    grpc::ClientContext ctx;
+    v1::UploadAssetResponse resp;
+    auto writer = stub->UploadAsset(&ctx, &resp);
+    v1::UploadAssetRequest header;
+    header.mutable_header()->set_sha256(sha);
+    header.mutable_header()->set_size(size);
+    header.mutable_header()->set_offset(offset);
+    std::string name = args_.Flag("name");
+    if (name.empty()) name = path.substr(path.rfind('/') + 1);
+    header.mutable_header()->set_name(name);
+    bool ok = writer->Write(header);
+    std::fseek(f, static_cast<long>(offset), SEEK_SET);
+    uint64_t sent = offset;
+    const absl::Time start = absl::Now();
+    while (ok && (n = std::fread(buf.data(), 1, buf.size(), f)) > 0) {
+      v1::UploadAssetRequest chunk;
+      chunk.set_chunk(buf.data(), n);
+      ok = writer->Write(chunk);
+      sent += n;
+      if (bar) {
+        double secs = absl::ToDoubleSeconds(absl::Now() - start);
+        int pct = static_cast<int>(100 * sent / size);
+        std::cerr << "\r[" << std::string(pct / 4, '#') << std::string(25 - pct / 4, ' ')
+                  << "] " << std::setw(3) << pct << "%  "
+                  << static_cast<int>((sent - offset) / 1e6 / (secs > 0 ? secs : 1)) << " MB/s";
+      }
+    }
+    std::fclose(f);
+    writer->WritesDone();
+    grpc::Status s = writer->Finish();
+    if (bar) std::cerr << "\n";
+    if (!s.ok()) return Failed(s);
+    if (json_) {
+      Print(resp);
+    } else if (resp.complete()) {
+      std::cout << "uploaded " << resp.asset().sha256() << " (" << size << " bytes) at "
+                << resp.asset().download_path() << "\n";
+    } else {
+      std::cout << "incomplete: the server holds " << resp.bytes_received() << " of " << size
+                << " bytes; run the same command again to resume\n";
+      return kRefused;
+    }
+    return kOk;
+  }
+
+  // -------------------------------------------------------- manifests
+  int Manifest(const std::string& verb) {
+    auto stub = v1::ManifestService::NewStub(channel_);
+    if (verb == "upload") {
+      absl::StatusOr<std::string> bytes = common::ReadFile(Arg(2), 1 << 20);
+      if (!bytes.ok()) {
+        std::cerr << "otactl: " << bytes.status().message() << "\n";
+        return Arg(2).empty() ? Usage("manifest upload needs a file") : kLocal;
+      }
+      v1::UploadManifestRequest req;
+      req.set_signed_manifest(*bytes);
+      req.set_validate_only(args_.Has("validate-only"));
+      v1::ManifestRecord rec;
+      grpc::Status s = stub->UploadManifest(Ctx().get(), req, &rec);
+      if (!s.ok()) return Failed(s);
+      if (json_) {
+        rec.clear_signed_manifest();
+        rec.mutable_manifest()->mutable_payload()->clear_chunk_sha256();
+        Print(rec);
+      } else {
+        std::cout << (req.validate_only() ? "valid " : "uploaded ") << rec.manifest_id()
+                  << "  sequence " << rec.manifest().sequence_number() << "  version "
+                  << rec.manifest().version() << "\n";
+      }
+      return kOk;
+    }
+    if (verb == "list") {
+      v1::ListManifestsRequest req;
+      req.set_class_id(args_.Flag("class"));
+      req.set_vendor_id(args_.Flag("vendor"));
+      v1::ListManifestsResponse all;
+      do {
+        v1::ListManifestsResponse resp;
+        grpc::Status s = stub->ListManifests(Ctx().get(), req, &resp);
+        if (!s.ok()) return Failed(s);
+        for (auto& m : resp.manifests()) *all.add_manifests() = m;
+        req.set_page_token(resp.next_page_token());
+      } while (!req.page_token().empty());
+      if (json_) {
+        Print(all);
+        return kOk;
+      }
+      std::cout << std::left << std::setw(66) << "MANIFEST ID" << std::setw(10) << "SEQUENCE"
+                << std::setw(12) << "VERSION" << "CLASS\n";
+      for (const auto& m : all.manifests()) {
+        std::cout << std::setw(66) << m.manifest_id() << std::setw(10)
+                  << m.manifest().sequence_number() << std::setw(12) << m.manifest().version()
+                  << m.class_id() << "\n";
+      }
+      return kOk;
+    }
+    if (verb == "get") {
+      v1::GetManifestRequest req;
+      req.set_manifest_id(Arg(2));
+      v1::ManifestRecord rec;
+      grpc::Status s = stub->GetManifest(Ctx().get(), req, &rec);
+      if (!s.ok()) return Failed(s);
+      if (args_.Has("output")) {
+        absl::Status w = common::WriteFileAtomically(
+            args_.Flag("output"), rec.signed_manifest().SerializeAsString());
+        if (!w.ok()) {
+          std::cerr << "otactl: " << w.message() << "\n";
+          return kLocal;
+        }
+      }
+      rec.clear_signed_manifest();
+      rec.mutable_manifest()->mutable_payload()->clear_chunk_sha256();
+      Print(rec);
+      return kOk;
+    }
+    return Usage(absl::StrCat("unknown verb manifest ", verb));
+  }
+
+  // ---------------------------------------------------------- devices
+  int Device(const std::string& verb) {
+    auto stub = v1::DeviceRegistryService::NewStub(channel_);
+    if (verb == "register") {
+      v1::RegisterDeviceRequest req;
+      req.set_device_id(Arg(2));
+      req.set_vendor_id(args_.Flag("vendor"));
+      req.set_class_id(args_.Flag("class"));
+      for (const std::string& kv : args_.All("attr")) {
+        std::pair<std::string, std::string> p = absl::StrSplit(kv, absl::MaxSplits('=', 1));
+        (*req.mutable_attributes())[p.first] = p.second;
+      }
+      v1::Device d;
+      grpc::Status s = stub->RegisterDevice(Ctx().get(), req, &d);
+      if (!s.ok()) return Failed(s);
+      Print(d);
+      return kOk;
+    }
+    if (verb == "list") {
+      v1::ListDevicesRequest req;
+      req.set_filter(args_.Flag("filter"));
+      req.set_online_only(args_.Has("online"));
+      v1::ListDevicesResponse all;
+      do {
+        v1::ListDevicesResponse resp;
+        grpc::Status s = stub->ListDevices(Ctx().get(), req, &resp);
+        if (!s.ok()) return Failed(s);
+        if (req.page_token().empty()) all.set_total_size(resp.total_size());
+        for (auto& d : resp.devices()) *all.add_devices() = d;
+        req.set_page_token(resp.next_page_token());
+      } while (!req.page_token().empty());
+      if (json_) {
+        Print(all);
+        return kOk;
+      }
+      std::cout << std::left << std::setw(24) << "DEVICE" << std::setw(8) << "ONLINE"
+                << std::setw(6) << "SLOT" << std::setw(10) << "SEQUENCE" << std::setw(12)
+                << "VERSION" << "LAST SEEN\n";
+      for (const auto& d : all.devices()) {
+        std::cout << std::setw(24) << d.device_id() << std::setw(8) << (d.online() ? "yes" : "no")
+                  << std::setw(6) << d.installed().active_slot() << std::setw(10)
+                  << d.installed().sequence_number() << std::setw(12) << d.installed().version()
+                  << Time(d.last_seen_unix()) << "\n";
+      }
+      std::cout << all.total_size() << " device(s)\n";
+      return kOk;
+    }
+    if (verb == "get") {
+      v1::GetDeviceRequest req;
+      req.set_device_id(Arg(2));
+      v1::Device d;
+      grpc::Status s = stub->GetDevice(Ctx().get(), req, &d);
+      if (!s.ok()) return Failed(s);
+      Print(d);
+      return kOk;
+    }
+    if (verb == "set-attr") {
+      v1::UpdateDeviceAttributesRequest req;
+      req.set_device_id(Arg(2));
+      for (size_t i = 3; i < args_.positional.size(); ++i) {
+        std::pair<std::string, std::string> p =
+            absl::StrSplit(args_.positional[i], absl::MaxSplits('=', 1));
+        (*req.mutable_set_attributes())[p.first] = p.second;
+      }
+      for (const std::string& k : args_.All("remove")) req.add_remove_attributes(k);
+      v1::Device d;
+      grpc::Status s = stub->UpdateDeviceAttributes(Ctx().get(), req, &d);
+      if (!s.ok()) return Failed(s);
+      Print(d);
+      return kOk;
+    }
+    if (verb == "delete") {
+      v1::DeleteDeviceRequest req;
+      req.set_device_id(Arg(2));
+      v1::DeleteDeviceResponse resp;
+      grpc::Status s = stub->DeleteDevice(Ctx().get(), req, &resp);
+      if (!s.ok()) return Failed(s);
+      if (!json_) std::cout << "deleted " << Arg(2) << "\n";
+      return kOk;
+    }
+    return Usage(absl::StrCat("unknown verb device ", verb));
+  }
+
+  const Args& args_;
+  bool json_;
+  std::string server_;
+  std::shared_ptr<grpc::Channel> channel_;
+};
+
+}  // namespace
+}  // namespace ota::tools
+
+int main(int argc, char** argv) {
+  ota::tools::Args args = ota::tools::Parse(argc, argv);
+  return ota::tools::Cli(args).Run();
+}
