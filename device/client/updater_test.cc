@@ -22,6 +22,8 @@
 #include "device/download/fake_sleeper.h"
 #include "device/slots/fake_block_device.h"
 #include "device/slots/faulty_block_device.h"
+#include "device/slots/file_block_device.h"
+#include "device/slots/script_block_device.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -361,6 +363,46 @@ TEST_F(UpdaterTest, AnotherDeploymentWhileOneRunsIsRefused) {
   EXPECT_EQ(d.updater_->Run(MakeDeployment(3)), Outcome::kRejected);
   EXPECT_EQ(d.Last().deployment_id(), "dep-3");
   EXPECT_EQ(d.Last().reason(), ota::v1::REASON_WRONG_STATE);
+}
+
+// Slots written by an activation script (the seed's ubiformat): the payload
+// is downloaded into a staging file and handed to the script once, at
+// install time.
+TEST_F(UpdaterTest, ActivationScriptSlotInstallsFromStaging) {
+  Device d(Dir(), &trust_, factory_);
+  const std::string installed_b = d.dir_ + "/mtd_b.img";
+  ASSERT_TRUE(common::WriteFileAtomically(installed_b, std::string(kSlotSize, '\0')).ok());
+  ScriptBlockDevice::Options options;
+  options.command = "echo \"$UPDATE_SLOT_MTD\" >> " + d.dir_ +
+                    "/script.log; dd if=\"$FIRMWARE\" of=" + installed_b +
+                    " conv=notrunc status=none";
+  options.slot_mtd = "mtd6";
+  options.read_path = installed_b;
+  options.staging_dir = d.dir_;
+  auto script_slot = ScriptBlockDevice::Open(options);
+  ASSERT_TRUE(script_slot.ok()) << script_slot.status();
+  auto staging = FileBlockDevice::Create(d.dir_ + "/download.img", kSlotSize);
+  ASSERT_TRUE(staging.ok());
+  d.Start(nullptr, payload_);
+  UpdaterDeps deps;
+  deps.config = &d.config_;
+  deps.trust = &trust_;
+  deps.boot = d.boot_.get();
+  deps.slots[0] = d.f_a_.get();
+  deps.slots[1] = script_slot->get();
+  deps.staging = staging->get();
+  deps.downloader = d.downloader_.get();
+  deps.hooks = d.hooks_.get();
+  deps.rebooter = &d.rebooter_;
+  deps.outbox = d.outbox_.get();
+  deps.journal = d.journal_.get();
+  deps.installed = d.installed_.get();
+  deps.clock = &d.clock_;
+  Updater updater(deps);
+  EXPECT_EQ(updater.Run(MakeDeployment()), Outcome::kRebooting);
+  // The script ran once, for slot b's MTD device, and wrote the image.
+  EXPECT_EQ(*common::ReadFile(d.dir_ + "/script.log"), "mtd6\n");
+  EXPECT_EQ(common::ReadFile(installed_b)->substr(0, payload_.size()), payload_);
 }
 
 // Power is cut after the k-th write or flush of the flash, for every k of

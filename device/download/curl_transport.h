@@ -37,7 +37,7 @@ class CurlTransport : public HttpTransport {
   struct Options {
     // libcurl's receive buffer (CURLOPT_BUFFERSIZE), the largest block
     // on_body sees. Bigger blocks mean fewer callbacks per byte.
-    long buffer_size = 256 * 1024;
+    long buffer_size = 64 * 1024;
     // Sent as User-Agent.
     std::string user_agent = "ota-device";
   };

@@ -20,7 +20,7 @@ namespace {
 using ota::common::ReasonError;
 
 // The block in which verified bytes are read back from the sink.
-constexpr size_t kReadBlock = 128 * 1024;
+constexpr size_t kReadBlock = 64 * 1024;
 
 // How an attempt on one URI ended, which decides what comes next.
 enum class Cause {
