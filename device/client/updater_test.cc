@@ -20,6 +20,7 @@
 #include "device/boot/boot_header.h"
 #include "device/client/header_boot_control.h"
 #include "device/download/fake_sleeper.h"
+#include "device/download/memory_transport.h"
 #include "device/slots/fake_block_device.h"
 #include "device/slots/faulty_block_device.h"
 #include "device/slots/file_block_device.h"
@@ -37,38 +38,6 @@ constexpr int64_t kNow = 1800000000;
 constexpr uint64_t kSlotSize = 64 << 10;
 constexpr uint32_t kChunk = 4096;
 
-// Serves one payload from memory with correct range semantics.
-class MemoryTransport : public HttpTransport {
- public:
-  explicit MemoryTransport(std::string content) : content_(std::move(content)) {}
-  absl::StatusOr<HttpHead> Fetch(const HttpFetch& fetch,
-                                 const std::function<bool(const HttpHead&)>& on_head,
-                                 const std::function<bool(absl::string_view)>& on_body) override {
-    ++requests_;
-    HttpHead head;
-    head.etag = "\"v1\"";
-    uint64_t first = 0;
-    if (fetch.range.has_value()) {
-      head.status = 206;
-      first = fetch.range->first;
-      head.content_range_first = first;
-    } else {
-      head.status = 200;
-    }
-    head.content_length = content_.size() - first;
-    if (!on_head(head)) return absl::CancelledError("head refused");
-    for (uint64_t off = first; off < content_.size(); off += 4096) {
-      if (!on_body(absl::string_view(content_).substr(off, 4096))) {
-        return absl::CancelledError("body refused");
-      }
-    }
-    return head;
-  }
-  int requests_ = 0;
-
- private:
-  std::string content_;
-};
 
 class RecordingRebooter : public Rebooter {
  public:
@@ -274,7 +243,7 @@ TEST_F(UpdaterTest, RefusalsChangeNothing) {
   payload_ = Pattern(kSlotSize + 1, 3);
   EXPECT_EQ(d.updater_->Run(MakeDeployment()), Outcome::kRejected);
   EXPECT_EQ(d.Last().reason(), ota::v1::REASON_PAYLOAD_TOO_LARGE);
-  EXPECT_EQ(d.transport_->requests_, 0);
+  EXPECT_EQ(d.transport_->requests(), 0);
 
   // The flash is as the factory left it.
   BootFlags flags(&d.flags_);
@@ -346,12 +315,12 @@ TEST_F(UpdaterTest, InstallHookDefersThenGoes) {
   EXPECT_EQ(d.updater_->Run(MakeDeployment()), Outcome::kDeferred);
   EXPECT_EQ(d.Last().state(), ota::v1::DEPLOYMENT_STATE_DEFERRED);
   EXPECT_EQ(d.Last().reason(), ota::v1::REASON_HOOK_DEFERRED);
-  int fetched = d.transport_->requests_;
+  int fetched = d.transport_->requests();
   std::remove((d.dir_ + "/busy").c_str());
   // A restart in between keeps the downloaded image: nothing is fetched again.
   d.Start(nullptr, payload_);
   EXPECT_EQ(d.updater_->Recover(), Outcome::kRebooting);
-  EXPECT_EQ(d.transport_->requests_, 0);
+  EXPECT_EQ(d.transport_->requests(), 0);
   EXPECT_GT(fetched, 0);
 }
 

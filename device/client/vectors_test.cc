@@ -17,6 +17,7 @@
 #include "device/client/header_boot_control.h"
 #include "device/client/updater.h"
 #include "device/download/fake_sleeper.h"
+#include "device/download/memory_transport.h"
 #include "device/slots/fake_block_device.h"
 #include "gtest/gtest.h"
 #include "test/vectors/vectors.pb.h"
@@ -26,33 +27,6 @@ namespace {
 
 constexpr char kDir[] = "test/vectors/data";
 
-// Serves one payload from memory with correct range semantics.
-class MemoryTransport : public HttpTransport {
- public:
-  explicit MemoryTransport(std::string content) : content_(std::move(content)) {}
-  absl::StatusOr<HttpHead> Fetch(const HttpFetch& fetch,
-                                 const std::function<bool(const HttpHead&)>& on_head,
-                                 const std::function<bool(absl::string_view)>& on_body) override {
-    ++requests;
-    HttpHead head;
-    head.etag = "\"v1\"";
-    uint64_t first = fetch.range.has_value() ? fetch.range->first : 0;
-    head.status = fetch.range.has_value() ? 206 : 200;
-    if (fetch.range.has_value()) head.content_range_first = first;
-    head.content_length = content_.size() - std::min<uint64_t>(first, content_.size());
-    if (!on_head(head)) return absl::CancelledError("head refused");
-    for (uint64_t off = first; off < content_.size(); off += 4096) {
-      if (!on_body(absl::string_view(content_).substr(off, 4096))) {
-        return absl::CancelledError("body refused");
-      }
-    }
-    return head;
-  }
-  int requests = 0;
-
- private:
-  std::string content_;
-};
 
 class NoReboot : public Rebooter {
  public:
@@ -161,7 +135,7 @@ TEST(DeviceVectorsTest, EveryVectorThroughThePipeline) {
     EXPECT_EQ(last.state(), want.state) << last.message();
     EXPECT_EQ(last.reason(), want.reason) << last.message();
     if (!want.fetches) {
-      EXPECT_EQ(transport.requests, 0) << "refused only after asking for payload bytes";
+      EXPECT_EQ(transport.requests(), 0) << "refused only after asking for payload bytes";
       EXPECT_EQ(flags.Load()->slot(Slot::kB).bootable, false);
     }
     ++checked;
