@@ -2,6 +2,7 @@
 // clients. Publishes a certificate, an asset (interrupted and resumed) and a
 // manifest; downloads the payload over HTTP with a range; takes the
 // database away and brings it back while otad runs; stops otad cleanly.
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <signal.h>
@@ -65,6 +66,30 @@ TEST(OtadProcessTest, PublishDownloadOutageAndShutdown) {
   EXPECT_EQ(Sh("curl -s " + http + "/healthz"), "ok\n");
 
   auto channel = grpc::CreateChannel(*grpc_addr, grpc::InsecureChannelCredentials());
+
+  // The standard gRPC health service answers SERVING: a HealthCheckRequest
+  // for the whole server is empty bytes, the answer is field 1 = 1.
+  {
+    grpc::GenericStub generic(channel);
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::Slice empty;
+    grpc::ByteBuffer request(&empty, 1), response;
+    grpc::CompletionQueue cq;
+    auto call = generic.PrepareUnaryCall(&ctx, "/grpc.health.v1.Health/Check", request, &cq);
+    call->StartCall();
+    grpc::Status status;
+    call->Finish(&response, &status, reinterpret_cast<void*>(1));
+    void* tag = nullptr;
+    bool ok = false;
+    ASSERT_TRUE(cq.Next(&tag, &ok));
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    std::vector<grpc::Slice> slices;
+    ASSERT_TRUE(response.Dump(&slices).ok());
+    std::string bytes;
+    for (const auto& sl : slices) bytes.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+    EXPECT_EQ(bytes, std::string("\x08\x01", 2)) << "SERVING";
+  }
   auto certs = v1::CertificateService::NewStub(channel);
   auto assets = v1::AssetService::NewStub(channel);
   auto manifests = v1::ManifestService::NewStub(channel);
