@@ -28,6 +28,8 @@
 #include "common/base/clock.h"
 #include "common/base/file.h"
 #include "server/api/services.h"
+#include "server/campaigns/campaigns.h"
+#include "server/notify/device_hub.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "server/blobs/blob_store.h"
@@ -53,6 +55,9 @@ ABSL_FLAG(int, database_wait_seconds, 30,
           "how long to wait at start for the database to accept connections");
 ABSL_FLAG(uint64_t, max_asset_size, uint64_t{16} << 30, "largest asset accepted, in bytes");
 ABSL_FLAG(int, keepalive_seconds, 30, "keepalive period on idle device streams");
+ABSL_FLAG(int, deployment_poll_seconds, 30,
+          "how often an idle device stream looks for a deployment made elsewhere");
+ABSL_FLAG(int, engine_tick_ms, 1000, "rollout engine period; 0 turns the engine off");
 
 namespace ota::server {
 namespace {
@@ -122,12 +127,23 @@ int Serve() {
   ServiceOptions options;
   options.max_asset_size = absl::GetFlag(FLAGS_max_asset_size);
   options.keepalive_seconds = absl::GetFlag(FLAGS_keepalive_seconds);
-  ServiceDeps deps{db->get(), blobs->get(), &common::RealClock(), options};
+  options.deployment_poll_seconds = absl::GetFlag(FLAGS_deployment_poll_seconds);
+  DeviceHub hub;
+  // The rollout engine: a tick every period, or at once when woken.
+  absl::Mutex engine_mu;
+  bool engine_wake = false;
+  bool engine_stop = false;
+  auto wake_engine = [&] {
+    absl::MutexLock lock(&engine_mu);
+    engine_wake = true;
+  };
+  ServiceDeps deps{db->get(), blobs->get(), &common::RealClock(), options, &hub, wake_engine};
   CertificateServiceImpl certificates(deps);
   AssetServiceImpl assets(deps);
   ManifestServiceImpl manifests(deps);
   DeviceRegistryServiceImpl registry(deps);
   DeviceServiceImpl devices(deps);
+  CampaignServiceImpl campaigns(deps);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -137,7 +153,7 @@ int Serve() {
                            &port);
   builder.SetMaxReceiveMessageSize(8 << 20);
   for (grpc::Service* s : std::initializer_list<grpc::Service*>{
-           &certificates, &assets, &manifests, &registry, &devices}) {
+           &certificates, &assets, &manifests, &registry, &devices, &campaigns}) {
     builder.RegisterService(s);
   }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -196,6 +212,26 @@ int Serve() {
   std::cout << "otad: HTTP listening on " << http_address
             << (url_key.empty() ? " (payloads public)" : " (payload URLs signed)") << std::endl;
 
+  Engine engine(db->get(), &common::RealClock(),
+                [&hub](const std::vector<std::string>& ids) { hub.Wake(ids); });
+  const int tick_ms = absl::GetFlag(FLAGS_engine_tick_ms);
+  std::thread engine_thread([&] {
+    if (tick_ms <= 0) return;
+    while (true) {
+      {
+        absl::MutexLock lock(&engine_mu);
+        engine_mu.AwaitWithTimeout(
+            absl::Condition(+[](bool* w) { return *w; }, &engine_wake),
+            absl::Milliseconds(tick_ms));
+        if (engine_stop) return;
+        engine_wake = false;
+      }
+      if (absl::Status s = engine.Tick(); !s.ok()) {
+        std::cerr << "otad: rollout engine: " << s << "\n";
+      }
+    }
+  });
+
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
@@ -204,6 +240,12 @@ int Serve() {
   });
   server->Wait();
   waiter.join();
+  {
+    absl::MutexLock lock(&engine_mu);
+    engine_stop = true;
+    engine_wake = true;
+  }
+  engine_thread.join();
   std::cout << "otad: stopped" << std::endl;
   return 0;
 }

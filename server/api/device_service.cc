@@ -45,19 +45,44 @@ grpc::Status DeviceServiceImpl::Connect(grpc::ServerContext* context,
   absl::StatusOr<ota::v1::Device> device = store_.Connected(hello, deps_.clock->NowUnix());
   if (!device.ok()) return ToGrpc(device.status());
 
-  // Registered: hold the stream with keepalives until the device leaves.
-  const absl::Duration period = absl::Seconds(deps_.options.keepalive_seconds);
+  (void)DetectRollback(deps_.db, request->device_id(), request->installed(),
+                       deps_.clock->NowMillis());
+
+  // Registered: hold the stream, send what the device should run, keep it
+  // alive, until the device leaves.
+  std::shared_ptr<DeviceHub::Waker> waker;
+  if (deps_.hub != nullptr) waker = deps_.hub->Attach(request->device_id());
+  const absl::Duration keepalive_period = absl::Seconds(deps_.options.keepalive_seconds);
+  const absl::Duration poll_period = absl::Seconds(deps_.options.deployment_poll_seconds);
   ota::v1::ServerMessage keepalive;
   keepalive.mutable_keepalive()->set_server_time_ms(deps_.clock->NowMillis());
   bool alive = writer->Write(keepalive);
-  absl::Time next = absl::Now() + period;
+  absl::Time next_keepalive = absl::Now() + keepalive_period;
+  absl::Time next_poll = absl::Now();
+  std::string last_sent;
   while (alive && !context->IsCancelled()) {
+    const bool woken = waker != nullptr && waker->TakeWake();
+    if (woken || absl::Now() >= next_poll) {
+      next_poll = absl::Now() + poll_period;
+      absl::StatusOr<ota::v1::Deployment> d =
+          NextDeployment(deps_.db, request->device_id(), deps_.clock->NowMillis());
+      if (d.ok() && d->deployment_id() != last_sent) {
+        ota::v1::ServerMessage msg;
+        *msg.mutable_deployment() = *d;
+        alive = writer->Write(msg);
+        last_sent = d->deployment_id();
+        continue;
+      }
+    }
+    if (absl::Now() >= next_keepalive) {
+      keepalive.mutable_keepalive()->set_server_time_ms(deps_.clock->NowMillis());
+      alive = writer->Write(keepalive);
+      next_keepalive = absl::Now() + keepalive_period;
+      continue;
+    }
     absl::SleepFor(absl::Milliseconds(100));
-    if (absl::Now() < next) continue;
-    keepalive.mutable_keepalive()->set_server_time_ms(deps_.clock->NowMillis());
-    alive = writer->Write(keepalive);
-    next = absl::Now() + period;
   }
+  if (deps_.hub != nullptr) deps_.hub->Detach(request->device_id(), waker);
   (void)store_.Disconnected(request->device_id(), deps_.clock->NowUnix());
   return grpc::Status::OK;
 }
@@ -94,8 +119,13 @@ grpc::Status DeviceServiceImpl::ReportStatus(grpc::ServerContext*,
   std::vector<ota::v1::StatusReport> reports(request->reports().begin(),
                                              request->reports().end());
   // Acknowledged only once the transaction holding the reports committed.
-  absl::StatusOr<uint64_t> acked =
-      store_.StoreReports(request->device_id(), reports, deps_.clock->NowMillis());
+  const int64_t now_ms = deps_.clock->NowMillis();
+  absl::StatusOr<uint64_t> acked = store_.StoreReports(
+      request->device_id(), reports, now_ms, [&](pqxx::work& txn) {
+        return ApplyReports(txn, request->device_id(), reports, now_ms);
+      });
+  // A finished deployment may let a wave advance.
+  if (acked.ok() && deps_.wake_engine) deps_.wake_engine();
   if (!acked.ok()) return ToGrpc(acked.status());
   response->set_acked_seq(*acked);
   return grpc::Status::OK;

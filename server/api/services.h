@@ -9,17 +9,21 @@
 #define OTA_SERVER_API_SERVICES_H_
 
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 
 #include "absl/synchronization/mutex.h"
 #include "common/base/clock.h"
 #include "ota/v1/asset_service.grpc.pb.h"
+#include "ota/v1/campaign_service.grpc.pb.h"
 #include "ota/v1/certificate_service.grpc.pb.h"
 #include "ota/v1/device.grpc.pb.h"
 #include "ota/v1/device_registry_service.grpc.pb.h"
 #include "ota/v1/manifest_service.grpc.pb.h"
 #include "server/blobs/blob_store.h"
+#include "server/campaigns/campaigns.h"
+#include "server/notify/device_hub.h"
 #include "server/store/database.h"
 #include "server/store/stores.h"
 
@@ -30,6 +34,9 @@ struct ServiceOptions {
   uint64_t max_asset_size = uint64_t{16} << 30;
   // Keepalive period on idle Connect streams.
   int keepalive_seconds = 30;
+  // How often an idle stream looks for a deployment on its own (a
+  // deployment made by another otad replica is found this way).
+  int deployment_poll_seconds = 30;
 };
 
 // What every service needs. Not owned.
@@ -38,6 +45,11 @@ struct ServiceDeps {
   BlobStore* blobs;
   const common::Clock* clock;
   ServiceOptions options;
+  // Connected device streams; may be null (no deployments are pushed then,
+  // only found by the periodic look).
+  DeviceHub* hub = nullptr;
+  // Called after an operator action that the engine should act on at once.
+  std::function<void()> wake_engine;
 };
 
 class CertificateServiceImpl final : public ota::v1::CertificateService::Service {
@@ -145,6 +157,37 @@ class DeviceServiceImpl final : public ota::v1::DeviceService::Service {
  private:
   ServiceDeps deps_;
   DeviceStore store_;
+};
+
+class CampaignServiceImpl final : public ota::v1::CampaignService::Service {
+ public:
+  explicit CampaignServiceImpl(const ServiceDeps& deps)
+      : deps_(deps), store_(deps.db, deps.clock) {}
+
+  grpc::Status CreateCampaign(grpc::ServerContext*, const ota::v1::CreateCampaignRequest*,
+                              ota::v1::Campaign*) override;
+  grpc::Status GetCampaign(grpc::ServerContext*, const ota::v1::GetCampaignRequest*,
+                           ota::v1::Campaign*) override;
+  grpc::Status ListCampaigns(grpc::ServerContext*, const ota::v1::ListCampaignsRequest*,
+                             ota::v1::ListCampaignsResponse*) override;
+  grpc::Status StartCampaign(grpc::ServerContext*, const ota::v1::StartCampaignRequest*,
+                             ota::v1::Campaign*) override;
+  grpc::Status PauseCampaign(grpc::ServerContext*, const ota::v1::PauseCampaignRequest*,
+                             ota::v1::Campaign*) override;
+  grpc::Status ResumeCampaign(grpc::ServerContext*, const ota::v1::ResumeCampaignRequest*,
+                              ota::v1::Campaign*) override;
+  grpc::Status StopCampaign(grpc::ServerContext*, const ota::v1::StopCampaignRequest*,
+                            ota::v1::Campaign*) override;
+  grpc::Status WatchCampaign(grpc::ServerContext*, const ota::v1::WatchCampaignRequest*,
+                             grpc::ServerWriter<ota::v1::CampaignEvent>*) override;
+  grpc::Status ListDeployments(grpc::ServerContext*, const ota::v1::ListDeploymentsRequest*,
+                               ota::v1::ListDeploymentsResponse*) override;
+
+ private:
+  grpc::Status Answer(absl::StatusOr<ota::v1::Campaign> result, ota::v1::Campaign* response);
+
+  ServiceDeps deps_;
+  CampaignStore store_;
 };
 
 // Input checks shared by the services; each returns INVALID_ARGUMENT naming

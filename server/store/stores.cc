@@ -569,7 +569,7 @@ absl::Status DeviceStore::Disconnected(const std::string& device_id, int64_t now
 
 absl::StatusOr<uint64_t> DeviceStore::StoreReports(
     const std::string& device_id, const std::vector<ota::v1::StatusReport>& reports,
-    int64_t now_ms) {
+    int64_t now_ms, const std::function<absl::Status(pqxx::work&)>& also) {
   uint64_t acked = 0;
   absl::Status s = db_->Transact([&](pqxx::work& txn) {
     pqxx::result d = txn.exec_params(
@@ -599,6 +599,9 @@ absl::StatusOr<uint64_t> DeviceStore::StoreReports(
           "installed_report_seq = $7 WHERE device_id = $1 AND installed_report_seq < $7",
           device_id, i.active_slot(), common::HexEncode(i.image_sha256()), i.sequence_number(),
           i.version(), i.trial(), newest_installed->seq());
+    }
+    if (also) {
+      if (absl::Status s = also(txn); !s.ok()) return s;
     }
     acked = txn.exec_params("SELECT coalesce(max(seq), 0) FROM status_reports "
                             "WHERE device_id = $1", device_id)[0][0].as<uint64_t>();

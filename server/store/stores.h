@@ -10,6 +10,7 @@
 #define OTA_SERVER_STORE_STORES_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -148,9 +149,11 @@ class DeviceStore {
   // resent report is not stored twice), and records the installed image of
   // the newest report that carries one. Returns the highest seq stored for
   // the device. NOT_FOUND when the device is unknown.
-  absl::StatusOr<uint64_t> StoreReports(const std::string& device_id,
-                                        const std::vector<ota::v1::StatusReport>& reports,
-                                        int64_t now_ms);
+  // `also` runs inside the same transaction (the campaigns apply the
+  // reports to their deployments there).
+  absl::StatusOr<uint64_t> StoreReports(
+      const std::string& device_id, const std::vector<ota::v1::StatusReport>& reports,
+      int64_t now_ms, const std::function<absl::Status(pqxx::work&)>& also = nullptr);
 
  private:
   Database* db_;

@@ -1,0 +1,636 @@
+#include "server/campaigns/campaigns.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+
+#include "absl/random/random.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/crypto/bytes.h"
+#include "server/filter/filter.h"
+
+namespace ota::server {
+namespace {
+
+using ota::v1::Campaign;
+using ota::v1::CampaignState;
+using ota::v1::DeploymentState;
+
+constexpr char kOpenStates[] = "(1, 2, 4, 5, 6, 7, 8)";
+constexpr char kFailedStates[] = "(3, 10, 11)";
+constexpr char kCampaignColumns[] =
+    "campaign_id, name, description, manifest_id, device_filter, policy, state, state_reason, "
+    "current_wave, wave_started_unix, created_unix, started_unix, finished_unix";
+
+std::string NewId() {
+  absl::BitGen gen;
+  std::string raw(16, '\0');
+  for (char& c : raw) c = static_cast<char>(absl::Uniform<int>(gen, 0, 256));
+  return common::HexEncode(raw);
+}
+
+bool IsFinal(CampaignState s) {
+  return s == ota::v1::CAMPAIGN_STATE_COMPLETED || s == ota::v1::CAMPAIGN_STATE_STOPPED ||
+         s == ota::v1::CAMPAIGN_STATE_AUTO_STOPPED;
+}
+
+Campaign CampaignFromRow(const pqxx::row& r) {
+  Campaign c;
+  c.set_campaign_id(r["campaign_id"].c_str());
+  c.set_name(r["name"].c_str());
+  c.set_description(r["description"].c_str());
+  c.set_manifest_id(r["manifest_id"].c_str());
+  c.set_device_filter(r["device_filter"].c_str());
+  c.mutable_policy()->ParseFromString(pqxx::binarystring(r["policy"]).str());
+  c.set_state(static_cast<CampaignState>(r["state"].as<int>()));
+  c.set_state_reason(r["state_reason"].c_str());
+  c.set_current_wave(r["current_wave"].as<uint32_t>());
+  c.set_created_unix(r["created_unix"].as<int64_t>());
+  c.set_started_unix(r["started_unix"].as<int64_t>());
+  c.set_finished_unix(r["finished_unix"].as<int64_t>());
+  return c;
+}
+
+// The devices a campaign targets, as SQL over `devices`.
+struct Target {
+  std::string where;
+  std::vector<std::string> params;  // $1..$N
+};
+
+absl::StatusOr<Target> TargetOf(pqxx::work& txn, const Campaign& c) {
+  pqxx::result m = txn.exec_params(
+      "SELECT vendor_id, class_id, signed_manifest FROM manifests WHERE manifest_id = $1",
+      c.manifest_id());
+  if (m.empty()) return absl::NotFoundError(absl::StrCat("manifest ", c.manifest_id(), " does not exist"));
+  absl::StatusOr<DeviceFilter> filter = DeviceFilter::Parse(c.device_filter());
+  if (!filter.ok()) return filter.status();
+  Target t;
+  t.params = {m[0]["vendor_id"].c_str(), m[0]["class_id"].c_str()};
+  std::string filter_sql = filter->ToSql(3, &t.params);
+  t.where = absl::StrCat("devices.vendor_id = $1 AND devices.class_id = $2 AND (", filter_sql, ")");
+  ota::v1::SignedManifest sm;
+  ota::v1::Manifest manifest;
+  if (sm.ParseFromString(pqxx::binarystring(m[0]["signed_manifest"]).str()) &&
+      manifest.ParseFromString(sm.manifest()) && manifest.device_ids_size() > 0) {
+    std::vector<std::string> quoted;
+    for (const std::string& id : manifest.device_ids()) {
+      // Array literal elements are quoted and escaped for the text[] cast.
+      std::string e = "\"";
+      for (char ch : id) {
+        if (ch == '"' || ch == '\\') e.push_back('\\');
+        e.push_back(ch);
+      }
+      quoted.push_back(e + "\"");
+    }
+    t.params.push_back(absl::StrCat("{", absl::StrJoin(quoted, ","), "}"));
+    absl::StrAppend(&t.where, " AND devices.device_id = ANY($", t.params.size(), "::text[])");
+  }
+  return t;
+}
+
+// Appends `more` to a parameter list and returns the number of its first.
+size_t AddParams(std::vector<std::string>* params, std::initializer_list<std::string> more) {
+  size_t first = params->size() + 1;
+  for (const auto& p : more) params->push_back(p);
+  return first;
+}
+
+absl::Status Record(pqxx::work& txn, const std::string& id, CampaignState from, CampaignState to,
+                    const std::string& reason, int64_t now) {
+  txn.exec_params(
+      "INSERT INTO campaign_transitions (campaign_id, from_state, to_state, reason, at_unix) "
+      "VALUES ($1, $2, $3, $4, $5)",
+      id, static_cast<int>(from), static_cast<int>(to), reason, now);
+  return absl::OkStatus();
+}
+
+// Fills c->stats and c->conflicts.
+absl::Status FillStats(pqxx::work& txn, Campaign* c) {
+  ota::v1::CampaignStats* st = c->mutable_stats();
+  std::map<int, uint64_t> by_state;
+  std::map<uint32_t, std::map<int, uint64_t>> by_wave;
+  uint64_t assigned = 0, failed = 0;
+  for (const auto& r : txn.exec_params(
+           "SELECT wave, state, count(*) FROM deployments WHERE campaign_id = $1 "
+           "GROUP BY wave, state ORDER BY wave, state",
+           c->campaign_id())) {
+    uint32_t wave = r[0].as<uint32_t>();
+    int state = r[1].as<int>();
+    uint64_t n = r[2].as<uint64_t>();
+    by_state[state] += n;
+    by_wave[wave][state] += n;
+    assigned += n;
+    if (state == 3 || state == 10 || state == 11) failed += n;
+  }
+  for (const auto& [state, n] : by_state) {
+    auto* sc = st->add_state_counts();
+    sc->set_state(static_cast<DeploymentState>(state));
+    sc->set_count(n);
+  }
+  for (const auto& [wave, states] : by_wave) {
+    auto* ws = st->add_waves();
+    ws->set_wave(wave);
+    uint64_t total = 0, ok = 0;
+    for (const auto& [state, n] : states) {
+      auto* sc = ws->add_state_counts();
+      sc->set_state(static_cast<DeploymentState>(state));
+      sc->set_count(n);
+      total += n;
+      if (state == 9 || state == 12) ok += n;
+    }
+    ws->set_device_count(total);
+    ws->set_success_ratio(total == 0 ? 0 : static_cast<double>(ok) / total);
+  }
+  for (const auto& r : txn.exec_params(
+           absl::StrCat("SELECT reason, count(*) FROM deployments WHERE campaign_id = $1 "
+                        "AND state IN ", kFailedStates, " GROUP BY reason ORDER BY 2 DESC, 1"),
+           c->campaign_id())) {
+    auto* rc = st->add_failure_reasons();
+    rc->set_reason(static_cast<ota::v1::ReasonCode>(r[0].as<int>()));
+    rc->set_count(r[1].as<uint64_t>());
+  }
+  st->set_failure_ratio(assigned == 0 ? 0 : static_cast<double>(failed) / assigned);
+  if (!IsFinal(c->state())) {
+    absl::StatusOr<Target> t = TargetOf(txn, *c);
+    if (!t.ok()) return t.status();
+    std::vector<std::string> params = t->params;
+    size_t cid = AddParams(&params, {c->campaign_id()});
+    pqxx::result unassigned = txn.exec_params(
+        absl::StrCat("SELECT count(*) FILTER (WHERE o.device_id IS NULL), "
+                     "count(*) FILTER (WHERE o.device_id IS NOT NULL) FROM devices "
+                     "LEFT JOIN deployments o ON o.device_id = devices.device_id AND o.state IN ",
+                     kOpenStates, " WHERE ", t->where,
+                     " AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.campaign_id = $", cid,
+                     " AND d.device_id = devices.device_id)"),
+        pqxx::prepare::make_dynamic_params(params));
+    st->set_awaiting_wave(unassigned[0][0].as<uint64_t>());
+    st->set_held_elsewhere(unassigned[0][1].as<uint64_t>());
+    if (st->held_elsewhere() > 0) {
+      for (const auto& r : txn.exec_params(
+               absl::StrCat("SELECT o.campaign_id, c.name, count(*), "
+                            "(array_agg(devices.device_id ORDER BY devices.device_id))[1:10] "
+                            "FROM devices JOIN deployments o ON o.device_id = devices.device_id "
+                            "AND o.state IN ", kOpenStates,
+                            " JOIN campaigns c ON c.campaign_id = o.campaign_id WHERE ", t->where,
+                            " AND o.campaign_id <> $", cid,
+                            " AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.campaign_id = $",
+                            cid, " AND d.device_id = devices.device_id) GROUP BY 1, 2"),
+               pqxx::prepare::make_dynamic_params(params))) {
+        auto* conflict = c->add_conflicts();
+        conflict->set_campaign_id(r[0].c_str());
+        conflict->set_campaign_name(r[1].c_str());
+        conflict->set_device_count(r[2].as<uint64_t>());
+        auto arr = r[3].as_array();
+        for (auto e = arr.get_next(); e.first != pqxx::array_parser::done; e = arr.get_next()) {
+          if (e.first == pqxx::array_parser::string_value) conflict->add_sample_device_ids(e.second);
+        }
+      }
+    }
+  }
+  st->set_total_targeted(assigned + st->awaiting_wave() + st->held_elsewhere());
+  return absl::OkStatus();
+}
+
+absl::Status CheckPolicy(const ota::v1::RolloutPolicy& p) {
+  for (int i = 0; i < p.waves_size(); ++i) {
+    const ota::v1::Wave& w = p.waves(i);
+    if (w.size_case() == ota::v1::Wave::kDeviceCount && w.device_count() == 0) {
+      return absl::InvalidArgumentError(absl::StrCat("policy.waves[", i, "].device_count is zero"));
+    }
+    if (w.size_case() == ota::v1::Wave::kPercent && !(w.percent() > 0 && w.percent() <= 100)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("policy.waves[", i, "].percent ", w.percent(), " is not in (0, 100]"));
+    }
+    if (w.size_case() == ota::v1::Wave::SIZE_NOT_SET) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("policy.waves[", i, "] sets neither device_count nor percent"));
+    }
+  }
+  if (p.success_ratio() < 0 || p.success_ratio() > 1) {
+    return absl::InvalidArgumentError("policy.success_ratio is not in [0, 1]");
+  }
+  if (p.failure_ratio() < 0 || p.failure_ratio() > 1) {
+    return absl::InvalidArgumentError("policy.failure_ratio is not in [0, 1]");
+  }
+  if (p.wave_soak_seconds() < 0) {
+    return absl::InvalidArgumentError("policy.wave_soak_seconds is negative");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool IsTerminal(DeploymentState s) {
+  return s == ota::v1::DEPLOYMENT_STATE_REJECTED || s == ota::v1::DEPLOYMENT_STATE_SUCCEEDED ||
+         s == ota::v1::DEPLOYMENT_STATE_FAILED || s == ota::v1::DEPLOYMENT_STATE_ROLLED_BACK ||
+         s == ota::v1::DEPLOYMENT_STATE_SKIPPED || s == ota::v1::DEPLOYMENT_STATE_CANCELLED;
+}
+
+// ------------------------------------------------------------- store
+
+absl::StatusOr<Campaign> CampaignStore::Create(const ota::v1::CreateCampaignRequest& r) {
+  if (r.name().empty()) return absl::InvalidArgumentError("name is empty");
+  if (r.name().size() > 200) return absl::InvalidArgumentError("name is longer than 200 bytes");
+  if (r.description().size() > 4096) {
+    return absl::InvalidArgumentError("description is longer than 4096 bytes");
+  }
+  absl::StatusOr<DeviceFilter> filter = DeviceFilter::Parse(r.device_filter());
+  if (!filter.ok()) return filter.status();
+  if (absl::Status s = CheckPolicy(r.policy()); !s.ok()) return s;
+  Campaign out;
+  const int64_t now = clock_->NowUnix();
+  absl::Status s = db_->Transact([&](pqxx::work& txn) -> absl::Status {
+    if (txn.exec_params("SELECT 1 FROM manifests WHERE manifest_id = $1", r.manifest_id()).empty()) {
+      return absl::NotFoundError(absl::StrCat("manifest ", r.manifest_id(), " does not exist"));
+    }
+    std::string policy = r.policy().SerializeAsString();
+    pqxx::result row = txn.exec_params(
+        absl::StrCat("INSERT INTO campaigns (campaign_id, name, description, manifest_id, "
+                     "device_filter, policy, state, created_unix) "
+                     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ", kCampaignColumns),
+        NewId(), r.name(), r.description(), r.manifest_id(), filter->ToString(),
+        pqxx::binarystring(policy.data(), policy.size()),
+        static_cast<int>(ota::v1::CAMPAIGN_STATE_DRAFT), now);
+    out = CampaignFromRow(row[0]);
+    return FillStats(txn, &out);
+  });
+  if (absl::IsAlreadyExists(s)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("a campaign named \"", r.name(), "\" is already open"));
+  }
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<Campaign> CampaignStore::Get(const std::string& id) {
+  Campaign out;
+  absl::Status s = db_->Transact([&](pqxx::work& txn) -> absl::Status {
+    pqxx::result r = txn.exec_params(
+        absl::StrCat("SELECT ", kCampaignColumns, " FROM campaigns WHERE campaign_id = $1"), id);
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("campaign ", id, " does not exist"));
+    out = CampaignFromRow(r[0]);
+    return FillStats(txn, &out);
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<Page<Campaign>> CampaignStore::List(const ota::v1::ListCampaignsRequest& r) {
+  const int limit = EffectivePageSize(r.page_size());
+  std::string states = "{";
+  for (int i = 0; i < r.states_size(); ++i) {
+    absl::StrAppend(&states, i ? "," : "", static_cast<int>(r.states(i)));
+  }
+  states += "}";
+  Page<Campaign> page;
+  absl::Status s = db_->Transact([&](pqxx::work& txn) -> absl::Status {
+    page.items.clear();
+    for (const auto& row : txn.exec_params(
+             absl::StrCat("SELECT ", kCampaignColumns, " FROM campaigns WHERE campaign_id > $1 "
+                          "AND (cardinality($2::int[]) = 0 OR state = ANY($2::int[])) "
+                          "AND ($3 = '' OR manifest_id = $3) ORDER BY campaign_id LIMIT $4"),
+             r.page_token(), states, r.manifest_id(), limit + 1)) {
+      page.items.push_back(CampaignFromRow(row));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (static_cast<int>(page.items.size()) > limit) {
+    page.items.pop_back();
+    page.next_page_token = page.items.back().campaign_id();
+  }
+  return page;
+}
+
+absl::StatusOr<Campaign> CampaignStore::Transition(const std::string& id,
+                                                  const std::vector<CampaignState>& from,
+                                                  CampaignState to, const std::string& reason,
+                                                  bool cancel_pending) {
+  Campaign out;
+  const int64_t now = clock_->NowUnix();
+  absl::Status s = db_->Transact([&](pqxx::work& txn) -> absl::Status {
+    pqxx::result r = txn.exec_params(
+        absl::StrCat("SELECT ", kCampaignColumns, " FROM campaigns WHERE campaign_id = $1 FOR UPDATE"),
+        id);
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("campaign ", id, " does not exist"));
+    Campaign c = CampaignFromRow(r[0]);
+    if (std::find(from.begin(), from.end(), c.state()) == from.end()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "campaign ", id, " is ", ota::v1::CampaignState_Name(c.state()), "; cannot go to ",
+          ota::v1::CampaignState_Name(to)));
+    }
+    CampaignState target = to;
+    if (to == ota::v1::CAMPAIGN_STATE_ACTIVE && c.state() == ota::v1::CAMPAIGN_STATE_DRAFT &&
+        c.policy().start_unix() > now) {
+      target = ota::v1::CAMPAIGN_STATE_SCHEDULED;
+    }
+    const bool starting = target == ota::v1::CAMPAIGN_STATE_ACTIVE && c.started_unix() == 0;
+    txn.exec_params(
+        "UPDATE campaigns SET state = $2, state_reason = $3, "
+        "started_unix = CASE WHEN $4 THEN $5 ELSE started_unix END, "
+        "finished_unix = CASE WHEN $6 THEN $5 ELSE finished_unix END WHERE campaign_id = $1",
+        id, static_cast<int>(target), reason, starting, now, IsFinal(target));
+    if (cancel_pending) {
+      txn.exec_params(
+          "UPDATE deployments SET state = 13, reason = 134, message = $2, updated_ms = $3 "
+          "WHERE campaign_id = $1 AND state = 1",
+          id, reason.empty() ? "the campaign stopped" : reason, now * 1000);
+    }
+    if (absl::Status rs = Record(txn, id, c.state(), target, reason, now); !rs.ok()) return rs;
+    pqxx::result again = txn.exec_params(
+        absl::StrCat("SELECT ", kCampaignColumns, " FROM campaigns WHERE campaign_id = $1"), id);
+    out = CampaignFromRow(again[0]);
+    return FillStats(txn, &out);
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+absl::StatusOr<Campaign> CampaignStore::Start(const std::string& id) {
+  return Transition(id, {ota::v1::CAMPAIGN_STATE_DRAFT}, ota::v1::CAMPAIGN_STATE_ACTIVE, "", false);
+}
+
+absl::StatusOr<Campaign> CampaignStore::Pause(const std::string& id, const std::string& reason) {
+  return Transition(id, {ota::v1::CAMPAIGN_STATE_ACTIVE}, ota::v1::CAMPAIGN_STATE_PAUSED, reason,
+                    false);
+}
+
+absl::StatusOr<Campaign> CampaignStore::Resume(const std::string& id) {
+  return Transition(id, {ota::v1::CAMPAIGN_STATE_PAUSED}, ota::v1::CAMPAIGN_STATE_ACTIVE, "", false);
+}
+
+absl::StatusOr<Campaign> CampaignStore::Stop(const std::string& id, const std::string& reason) {
+  return Transition(id,
+                    {ota::v1::CAMPAIGN_STATE_SCHEDULED, ota::v1::CAMPAIGN_STATE_ACTIVE,
+                     ota::v1::CAMPAIGN_STATE_PAUSED},
+                    ota::v1::CAMPAIGN_STATE_STOPPED, reason, true);
+}
+
+absl::StatusOr<Page<ota::v1::DeploymentRecord>> CampaignStore::ListDeployments(
+    const ota::v1::ListDeploymentsRequest& r) {
+  const int limit = EffectivePageSize(r.page_size());
+  std::string states = "{";
+  for (int i = 0; i < r.states_size(); ++i) {
+    absl::StrAppend(&states, i ? "," : "", static_cast<int>(r.states(i)));
+  }
+  states += "}";
+  Page<ota::v1::DeploymentRecord> page;
+  absl::Status s = db_->Transact([&](pqxx::work& txn) -> absl::Status {
+    page.items.clear();
+    if (txn.exec_params("SELECT 1 FROM campaigns WHERE campaign_id = $1", r.campaign_id()).empty()) {
+      return absl::NotFoundError(absl::StrCat("campaign ", r.campaign_id(), " does not exist"));
+    }
+    for (const auto& row : txn.exec_params(
+             "SELECT deployment_id, campaign_id, device_id, wave, state, reason, message, "
+             "bytes_done, bytes_total, updated_ms, created_ms FROM deployments "
+             "WHERE campaign_id = $1 AND device_id > $2 "
+             "AND (cardinality($3::int[]) = 0 OR state = ANY($3::int[])) "
+             "AND ($4 = 0 OR wave = $4) ORDER BY device_id LIMIT $5",
+             r.campaign_id(), r.page_token(), states, static_cast<int>(r.wave()), limit + 1)) {
+      ota::v1::DeploymentRecord d;
+      d.set_deployment_id(row[0].c_str());
+      d.set_campaign_id(row[1].c_str());
+      d.set_device_id(row[2].c_str());
+      d.set_wave(row[3].as<uint32_t>());
+      d.set_state(static_cast<DeploymentState>(row[4].as<int>()));
+      d.set_reason(static_cast<ota::v1::ReasonCode>(row[5].as<int>()));
+      d.set_message(row[6].c_str());
+      d.set_bytes_done(row[7].as<uint64_t>());
+      d.set_bytes_total(row[8].as<uint64_t>());
+      d.set_updated_ms(row[9].as<int64_t>());
+      d.set_created_ms(row[10].as<int64_t>());
+      page.items.push_back(std::move(d));
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (static_cast<int>(page.items.size()) > limit) {
+    page.items.pop_back();
+    page.next_page_token = page.items.back().device_id();
+  }
+  return page;
+}
+
+// ------------------------------------------------------ device side
+
+absl::StatusOr<ota::v1::Deployment> NextDeployment(Database* db, const std::string& device_id,
+                                                   int64_t now_ms) {
+  ota::v1::Deployment out;
+  bool found = false;
+  absl::Status s = db->Transact([&](pqxx::work& txn) -> absl::Status {
+    pqxx::result r = txn.exec_params(
+        "SELECT d.deployment_id, d.campaign_id, m.signed_manifest FROM deployments d "
+        "JOIN campaigns c ON c.campaign_id = d.campaign_id "
+        "JOIN manifests m ON m.manifest_id = c.manifest_id "
+        "WHERE d.device_id = $1 AND d.state IN (1, 2) AND c.state = 3 "
+        "ORDER BY d.created_ms LIMIT 1",
+        device_id);
+    if (r.empty()) return absl::OkStatus();
+    found = true;
+    out.set_deployment_id(r[0][0].c_str());
+    out.set_campaign_id(r[0][1].c_str());
+    out.mutable_manifest()->ParseFromString(pqxx::binarystring(r[0][2]).str());
+    txn.exec_params(
+        "UPDATE deployments SET state = 2, updated_ms = $2 WHERE deployment_id = $1 AND state = 1",
+        out.deployment_id(), now_ms);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  if (!found) return absl::NotFoundError("no deployment to send");
+  return out;
+}
+
+absl::Status ApplyReports(pqxx::work& txn, const std::string& device_id,
+                          const std::vector<ota::v1::StatusReport>& reports, int64_t now_ms) {
+  for (const ota::v1::StatusReport& r : reports) {
+    if (r.deployment_id().empty()) continue;
+    txn.exec_params(
+        "UPDATE deployments SET state = $3, reason = $4, message = $5, bytes_done = $6, "
+        "bytes_total = $7, updated_ms = $8 WHERE deployment_id = $1 AND device_id = $2 "
+        "AND (state NOT IN (3, 9, 10, 11, 12, 13) OR (state = 9 AND $3 = 11))",
+        r.deployment_id(), device_id, static_cast<int>(r.state()), static_cast<int>(r.reason()),
+        r.message(), r.bytes_done(), r.bytes_total(), now_ms);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status DetectRollback(Database* db, const std::string& device_id,
+                            const ota::v1::InstalledImage& installed, int64_t now_ms) {
+  return db->Transact([&](pqxx::work& txn) {
+    txn.exec_params(
+        "UPDATE deployments d SET state = 11, reason = 104, updated_ms = $4, "
+        "message = 'the device was seen running sequence ' || $3 || ' again' "
+        "FROM campaigns c, manifests m WHERE d.device_id = $1 AND d.state = 9 "
+        "AND c.campaign_id = d.campaign_id AND m.manifest_id = c.manifest_id "
+        "AND m.payload_sha256 <> $2 AND m.sequence_number > $3::bigint",
+        device_id, common::HexEncode(installed.image_sha256()),
+        static_cast<int64_t>(installed.sequence_number()), now_ms);
+    return absl::OkStatus();
+  });
+}
+
+// ------------------------------------------------------------ engine
+
+absl::Status Engine::Tick() {
+  std::vector<std::string> ids;
+  absl::Status s = db_->Transact([&](pqxx::work& txn) {
+    ids.clear();
+    for (const auto& r : txn.exec("SELECT campaign_id FROM campaigns WHERE state IN (2, 3) "
+                                  "ORDER BY created_unix")) {
+      ids.push_back(r[0].c_str());
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  absl::Status first;
+  for (const std::string& id : ids) {
+    std::vector<std::string> notified;
+    absl::Status t = TickCampaign(id, &notified);
+    if (t.ok() && !notified.empty() && notify_) notify_(notified);
+    if (!t.ok() && first.ok()) first = t;
+  }
+  return first;
+}
+
+absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string>* notified) {
+  const int64_t now = clock_->NowUnix();
+  return db_->Transact([&](pqxx::work& txn) -> absl::Status {
+    notified->clear();
+    pqxx::result r = txn.exec_params(
+        absl::StrCat("SELECT ", kCampaignColumns, " FROM campaigns WHERE campaign_id = $1 "
+                     "AND state IN (2, 3) FOR UPDATE SKIP LOCKED"),
+        id);
+    if (r.empty()) return absl::OkStatus();  // another replica has it, or it changed
+    Campaign c = CampaignFromRow(r[0]);
+    const int64_t wave_started = r[0]["wave_started_unix"].as<int64_t>();
+    auto set_state = [&](CampaignState to, const std::string& reason) {
+      txn.exec_params(
+          "UPDATE campaigns SET state = $2, state_reason = $3, "
+          "started_unix = CASE WHEN started_unix = 0 AND $2 = 3 THEN $4 ELSE started_unix END, "
+          "finished_unix = CASE WHEN $2 IN (5, 6, 7) THEN $4 ELSE finished_unix END "
+          "WHERE campaign_id = $1",
+          id, static_cast<int>(to), reason, now);
+      (void)Record(txn, id, c.state(), to, reason, now);
+      c.set_state(to);
+    };
+    if (c.state() == ota::v1::CAMPAIGN_STATE_SCHEDULED) {
+      if (now < c.policy().start_unix()) return absl::OkStatus();
+      set_state(ota::v1::CAMPAIGN_STATE_ACTIVE, "start time reached");
+    }
+    const ota::v1::RolloutPolicy& p = c.policy();
+
+    // Where the started waves stand.
+    uint64_t total = 0, failed = 0, open = 0;
+    std::map<uint32_t, std::pair<uint64_t, uint64_t>> wave_counts;  // wave -> (all, ok)
+    for (const auto& row : txn.exec_params(
+             "SELECT wave, state, count(*) FROM deployments WHERE campaign_id = $1 "
+             "GROUP BY wave, state",
+             id)) {
+      uint32_t wave = row[0].as<uint32_t>();
+      int state = row[1].as<int>();
+      uint64_t n = row[2].as<uint64_t>();
+      total += n;
+      wave_counts[wave].first += n;
+      if (state == 3 || state == 10 || state == 11) failed += n;
+      if (state == 9 || state == 12) wave_counts[wave].second += n;
+      if (!IsTerminal(static_cast<DeploymentState>(state))) open += n;
+    }
+    // Auto-stop: too many failures in the started waves.
+    const bool too_many = p.failure_ratio() == 0
+                              ? failed > 0
+                              : p.failure_ratio() < 1 &&
+                                    static_cast<double>(failed) / std::max<uint64_t>(total, 1) >
+                                        p.failure_ratio();
+    if (total > 0 && too_many) {
+      std::string reason = absl::StrCat(failed, " of ", total, " devices failed, above the ",
+                                        p.failure_ratio(), " the policy allows");
+      set_state(ota::v1::CAMPAIGN_STATE_AUTO_STOPPED, reason);
+      txn.exec_params(
+          "UPDATE deployments SET state = 13, reason = 134, message = $2, updated_ms = $3 "
+          "WHERE campaign_id = $1 AND state = 1",
+          id, reason, now * 1000);
+      return absl::OkStatus();
+    }
+
+    absl::StatusOr<Target> target = TargetOf(txn, c);
+    if (!target.ok()) return target.status();
+    const uint32_t last_wave = std::max(1, p.waves_size());
+    uint32_t wave = c.current_wave();
+
+    auto insert = [&](uint32_t into, int64_t limit) {
+      std::vector<std::string> params = target->params;
+      size_t first = AddParams(&params, {id, absl::StrCat(into), absl::StrCat(now * 1000),
+                                         absl::StrCat(limit)});
+      pqxx::result added = txn.exec_params(
+          absl::StrCat(
+              "INSERT INTO deployments (deployment_id, campaign_id, device_id, wave, state, "
+              "created_ms, updated_ms) "
+              "SELECT replace(gen_random_uuid()::text, '-', ''), $", first, ", device_id, $",
+              first + 1, "::integer, 1, $", first + 2, "::bigint, $", first + 2,
+              "::bigint FROM devices WHERE ", target->where,
+              " AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.campaign_id = $", first,
+              " AND d.device_id = devices.device_id)"
+              " AND NOT EXISTS (SELECT 1 FROM deployments o WHERE o.device_id = devices.device_id"
+              " AND o.state IN ", kOpenStates, ") ORDER BY device_id LIMIT $", first + 3,
+              "::bigint ON CONFLICT DO NOTHING RETURNING device_id"),
+          pqxx::prepare::make_dynamic_params(params));
+      for (const auto& a : added) notified->push_back(a[0].c_str());
+      return added.size();
+    };
+    auto targeted_total = [&]() -> uint64_t {
+      std::vector<std::string> params = target->params;
+      size_t cid = AddParams(&params, {id});
+      uint64_t unassigned = txn.exec_params(
+          absl::StrCat("SELECT count(*) FROM devices WHERE ", target->where,
+                       " AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.campaign_id = $",
+                       cid, " AND d.device_id = devices.device_id)"),
+          pqxx::prepare::make_dynamic_params(params))[0][0].as<uint64_t>();
+      return total + unassigned;
+    };
+    auto start_wave = [&](uint32_t next) {
+      int64_t limit = std::numeric_limits<int64_t>::max();
+      if (next < last_wave) {
+        const ota::v1::Wave& w = p.waves(next - 1);
+        limit = w.size_case() == ota::v1::Wave::kDeviceCount
+                    ? static_cast<int64_t>(w.device_count())
+                    : std::max<int64_t>(
+                          1, static_cast<int64_t>(std::ceil(w.percent() / 100.0 * targeted_total())));
+      }
+      insert(next, limit);
+      txn.exec_params(
+          "UPDATE campaigns SET current_wave = $2, wave_started_unix = $3 WHERE campaign_id = $1",
+          id, static_cast<int>(next), now);
+      wave = next;
+    };
+
+    if (wave == 0) {
+      start_wave(1);
+    } else if (wave < last_wave) {
+      const auto& [all, ok] = wave_counts[wave];
+      const double needed = p.success_ratio() == 0 ? 1.0 : p.success_ratio();
+      const bool succeeded = all == 0 || static_cast<double>(ok) + 1e-9 >= needed * all;
+      if (succeeded && now >= wave_started + p.wave_soak_seconds()) start_wave(wave + 1);
+    } else {
+      // The last wave takes every device that matches, late joiners too.
+      insert(last_wave, std::numeric_limits<int64_t>::max());
+    }
+    if (wave == last_wave && notified->empty() && open == 0) {
+      std::vector<std::string> params = target->params;
+      size_t cid = AddParams(&params, {id});
+      uint64_t waiting = txn.exec_params(
+          absl::StrCat("SELECT count(*) FROM devices WHERE ", target->where,
+                       " AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.campaign_id = $",
+                       cid, " AND d.device_id = devices.device_id)"),
+          pqxx::prepare::make_dynamic_params(params))[0][0].as<uint64_t>();
+      if (waiting == 0 && total > 0) {
+        set_state(ota::v1::CAMPAIGN_STATE_COMPLETED,
+                  absl::StrCat("every targeted device finished (", failed, " failed)"));
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace ota::server

@@ -1,0 +1,113 @@
+// Campaigns: a manifest, a device filter and a rollout policy, moved through
+// their states by operators (CampaignStore) and by the rollout engine
+// (Engine::Tick), with one deployment per targeted device.
+//
+//   CampaignStore store(db, clock);
+//   auto c = store.Create(request);          // DRAFT
+//   store.Start(c->campaign_id());           // ACTIVE (or SCHEDULED)
+//   Engine engine(db, clock, &hub);
+//   engine.Tick();                           // waves, auto-stop, completion
+//
+// Each call is one transaction; the engine locks a campaign's row while it
+// works on it (FOR UPDATE SKIP LOCKED), so several otad replicas may run
+// the engine at once without working on the same campaign together.
+#ifndef OTA_SERVER_CAMPAIGNS_CAMPAIGNS_H_
+#define OTA_SERVER_CAMPAIGNS_CAMPAIGNS_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/base/clock.h"
+#include "ota/v1/campaign_service.pb.h"
+#include "ota/v1/device.pb.h"
+#include "server/store/database.h"
+#include "server/store/stores.h"
+
+namespace ota::server {
+
+// True for states a deployment never leaves (except SUCCEEDED, which a
+// later rollback may turn into ROLLED_BACK).
+bool IsTerminal(ota::v1::DeploymentState state);
+
+// Told which devices got a new deployment, so their streams can send it.
+using DeviceNotifier = std::function<void(const std::vector<std::string>& device_ids)>;
+
+class CampaignStore {
+ public:
+  CampaignStore(Database* db, const common::Clock* clock) : db_(db), clock_(clock) {}
+
+  // Validates and stores a DRAFT. INVALID_ARGUMENT naming the field (name,
+  // filter with its position, policy); NOT_FOUND for an unknown manifest;
+  // ALREADY_EXISTS for a name in use by a campaign that is not final.
+  absl::StatusOr<ota::v1::Campaign> Create(const ota::v1::CreateCampaignRequest& request);
+
+  // The campaign with its statistics. NOT_FOUND when unknown.
+  absl::StatusOr<ota::v1::Campaign> Get(const std::string& campaign_id);
+
+  absl::StatusOr<Page<ota::v1::Campaign>> List(const ota::v1::ListCampaignsRequest& request);
+
+  // Operator transitions. FAILED_PRECONDITION naming the current state when
+  // the transition does not fit it.
+  absl::StatusOr<ota::v1::Campaign> Start(const std::string& campaign_id);
+  absl::StatusOr<ota::v1::Campaign> Pause(const std::string& campaign_id, const std::string& reason);
+  absl::StatusOr<ota::v1::Campaign> Resume(const std::string& campaign_id);
+  // Also cancels the deployments not yet sent to their devices.
+  absl::StatusOr<ota::v1::Campaign> Stop(const std::string& campaign_id, const std::string& reason);
+
+  absl::StatusOr<Page<ota::v1::DeploymentRecord>> ListDeployments(
+      const ota::v1::ListDeploymentsRequest& request);
+
+ private:
+  absl::StatusOr<ota::v1::Campaign> Transition(
+      const std::string& campaign_id, const std::vector<ota::v1::CampaignState>& from,
+      ota::v1::CampaignState to, const std::string& reason, bool cancel_pending);
+
+  Database* db_;
+  const common::Clock* clock_;
+};
+
+// What a device stream sends: the device's open deployment of an ACTIVE
+// campaign that it has not been sent yet (PENDING) or may not have
+// received (NOTIFIED), marking it NOTIFIED. NOT_FOUND when there is none.
+absl::StatusOr<ota::v1::Deployment> NextDeployment(Database* db, const std::string& device_id,
+                                                   int64_t now_ms);
+
+// Applies a device's reports to its deployments (in seq order): state,
+// reason, message, progress. Terminal deployments keep their state, except
+// that a SUCCEEDED one may become ROLLED_BACK.
+absl::Status ApplyReports(pqxx::work& txn, const std::string& device_id,
+                          const std::vector<ota::v1::StatusReport>& reports, int64_t now_ms);
+
+// A device that connects running an older image than the one a SUCCEEDED
+// deployment installed was rolled back (by hand, by its bootloader, by a
+// reflash): that deployment becomes ROLLED_BACK with REASON_ROLLED_BACK.
+absl::Status DetectRollback(Database* db, const std::string& device_id,
+                            const ota::v1::InstalledImage& installed, int64_t now_ms);
+
+// The rollout engine.
+class Engine {
+ public:
+  Engine(Database* db, const common::Clock* clock, DeviceNotifier notify)
+      : db_(db), clock_(clock), notify_(std::move(notify)) {}
+
+  // One pass over every SCHEDULED and ACTIVE campaign: starts scheduled
+  // ones, auto-stops on the failure ratio, starts the next wave when the
+  // current one succeeded enough (and soaked), adds late joiners to the
+  // last wave, completes finished campaigns. Returns the first error.
+  absl::Status Tick();
+
+ private:
+  absl::Status TickCampaign(const std::string& campaign_id, std::vector<std::string>* notified);
+
+  Database* db_;
+  const common::Clock* clock_;
+  DeviceNotifier notify_;
+};
+
+}  // namespace ota::server
+
+#endif  // OTA_SERVER_CAMPAIGNS_CAMPAIGNS_H_
