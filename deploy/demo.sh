@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
 # The main job: a private PostgreSQL, otad, a firmware release signed and
-# published, and a simulated fleet of real ota-device processes (file-backed
-# A/B slots, ota-bootsim as their bootloader) that install it, reboot into
-# it, check their health, commit or roll back, and report to otad.
+# published, a campaign, and a simulated fleet of real ota-device processes
+# (file-backed A/B slots, ota-bootsim as their bootloader) that receive it on
+# their streams, install it, reboot into it, check their health, commit or
+# roll back, and report to otad.
 #
 #   bash deploy/demo.sh [--devices N] [--fail K] [--keep]
 #
 #   --devices N   fleet size (default 5)
 #   --fail K      the last K devices get a health check that fails: they
-#                 roll back to their old image and report why (default 1)
+#                 roll back to their old image and report why (default 1;
+#                 above 30 % of the fleet the campaign auto-stops)
 #   --keep        leave otad and the fleet running until Ctrl-C
 #
 # Installs what is missing, builds, and runs everything under ./work/demo
 # (started afresh each run). Ctrl-C or the end of the run stops everything
-# it started. Campaigns are not served by otad yet, so each device is told
-# to install the release with `ota-device install` (stand-alone mode, the
-# way `mender install` or `rauc install` is used) and then runs as the
-# daemon that keeps its stream to otad and reports.
+# it started. The release reaches the fleet through a two-wave campaign:
+# the first two devices, then (when both succeeded) the rest; failures
+# above 30 % stop the campaign by themselves (try --fail 3).
 set -euo pipefail
 
 devices=5
@@ -165,37 +166,30 @@ device_life() {
   done
 }
 
-echo "   each installs the release stand-alone, then reboots into it"
+echo "   each boots (ota-bootsim) and connects to otad (ota-device)"
 for d in "$work"/fleet/*; do
-  (
-    "$bootsim" boot --bootflags "$d/bootflags" --slot-a "$d/slot_a" --slot-b "$d/slot_b" \
-      | cut -c6 >"$d/booted"
-    set +e
-    "$ota_device" --config="$d/device.json" install --manifest="$work/rootfs-v2.manifest" \
-      >"$d/device.log" 2>&1
-    set -e
-    device_life "$d"
-  ) &
+  device_life "$d" &
   pids+=($!)
 done
-
-echo "   waiting for every device to finish and report to otad"
-device_done() {
-  local d="$1" st
-  grep -q "connected to" "$d/device.log" 2>/dev/null || return 1
-  st="$("$ota_device" --config="$d/device.json" status 2>/dev/null)" || return 1
-  grep -q "^deployment" <<<"$st" && return 1
-  grep -q "outbox      0" <<<"$st"
-}
-deadline=$((SECONDS + 180))
-while [[ $SECONDS -lt $deadline ]]; do
-  done_count=0
-  for d in "$work"/fleet/*; do
-    device_done "$d" && done_count=$((done_count + 1))
-  done
-  [[ $done_count -eq $devices ]] && break
-  sleep 0.5
+for _ in $(seq 1 100); do
+  online="$("$otactl" device list --online --json | grep -c '"deviceId"' || true)"
+  [[ "$online" -eq "$devices" ]] && break
+  sleep 0.2
 done
+echo "   $online of $devices devices online"
+
+echo
+echo "== the service manager: a two-wave campaign (2 devices, then the rest)"
+manifest_id="$("$otactl" manifest list --json | sed -n 's/.*"manifestId": "\(.*\)".*/\1/p' | head -n 1)"
+campaign_id="$("$otactl" campaign create --name="rootfs 2.0.0" --manifest="$manifest_id" \
+  --filter='class_id == "'"$class_id"'"' --wave=2 --wave=100% --success-ratio=1 \
+  --failure-ratio=0.3 --json | sed -n 's/.*"campaignId": "\(.*\)".*/\1/p')"
+"$otactl" campaign start "$campaign_id" | sed 's/^/   /'
+echo
+echo "== watching it to the end (otactl campaign watch)"
+timeout 300 "$otactl" campaign watch "$campaign_id" | sed 's/^/   /' || true
+# Let the last reports land before reading the results.
+sleep 1
 
 echo
 echo "== what otad knows (otactl device list)"
@@ -209,6 +203,9 @@ psql -q "$db_url" -P pager=off -c "
   JOIN (VALUES (9, 'SUCCEEDED'), (10, 'FAILED'), (11, 'ROLLED_BACK')) s(num, name) ON s.num = r.state
   LEFT JOIN (VALUES (102, 'HEALTH_CHECK_FAILED'), (103, 'BOOT_FAILED')) n(num, name) ON n.num = r.reason
   ORDER BY r.device_id" | sed 's/^/   /'
+echo
+echo "== the campaign's deployments (otactl campaign deployments)"
+"$otactl" campaign deployments "$campaign_id" | sed 's/^/   /'
 updated=0
 rolled_back=0
 for d in "$work"/fleet/*; do
@@ -216,8 +213,9 @@ for d in "$work"/fleet/*; do
   [[ "$version" == "2.0.0" ]] && updated=$((updated + 1))
   [[ "$version" == "1.0.0" ]] && rolled_back=$((rolled_back + 1))
 done
+state="$("$otactl" campaign get "$campaign_id" --json | sed -n 's/.*"state": "CAMPAIGN_STATE_\(.*\)".*/\1/p')"
 echo
-echo "== summary: $updated of $devices devices run 2.0.0; $rolled_back rolled back to 1.0.0"
+echo "== summary: campaign $state; $updated of $devices devices run 2.0.0, $rolled_back still run 1.0.0"
 cat <<MSG
 
 Where to look next (otad stops when this script ends; --keep leaves it running):

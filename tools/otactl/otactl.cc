@@ -11,6 +11,10 @@
 //   device register ID --vendor=UUID --class=UUID [--attr=k=v ...]
 //   device list [--filter=EXPR] [--online]      device get ID
 //   device set-attr ID k=v ... [--remove=k ...] device delete ID
+//   campaign create --name=N --manifest=ID [--filter=EXPR] [--wave=COUNT|PCT% ...]
+//            [--success-ratio=R] [--failure-ratio=R] [--soak=SECONDS] [--start-at=UNIX]
+//   campaign start|pause|resume|stop ID [--reason=TEXT]
+//   campaign get ID    campaign list    campaign deployments ID    campaign watch ID
 //
 // Exit codes: 0 success; 1 the server refused (its code and message are
 // printed); 2 usage error; 3 a local file could not be read; 4 the server
@@ -39,6 +43,7 @@
 #include "common/crypto/sha256.h"
 #include "common/manifest/uuid.h"
 #include "ota/v1/asset_service.grpc.pb.h"
+#include "ota/v1/campaign_service.grpc.pb.h"
 #include "ota/v1/certificate_service.grpc.pb.h"
 #include "ota/v1/device_registry_service.grpc.pb.h"
 #include "ota/v1/manifest_service.grpc.pb.h"
@@ -103,6 +108,7 @@ class Cli {
     if (noun == "asset") return Asset(verb);
     if (noun == "manifest") return Manifest(verb);
     if (noun == "device") return Device(verb);
+    if (noun == "campaign") return CampaignCmd(verb);
     return Usage(absl::StrCat("unknown noun \"", noun, "\""));
   }
 
@@ -509,6 +515,192 @@ class Cli {
       return kOk;
     }
     return Usage(absl::StrCat("unknown verb device ", verb));
+  }
+
+  // ---------------------------------------------------------- campaigns
+  static std::string StateName(v1::CampaignState s) {
+    std::string n = v1::CampaignState_Name(s);
+    return n.substr(std::string("CAMPAIGN_STATE_").size());
+  }
+  static std::string DeploymentStateName(v1::DeploymentState s) {
+    std::string n = v1::DeploymentState_Name(s);
+    return n.substr(std::string("DEPLOYMENT_STATE_").size());
+  }
+
+  void Summary(const v1::Campaign& c) {
+    const v1::CampaignStats& st = c.stats();
+    std::cout << "campaign " << c.campaign_id() << "  \"" << c.name() << "\"  "
+              << StateName(c.state()) << (c.state_reason().empty() ? "" : ": " + c.state_reason())
+              << "\n  wave " << c.current_wave() << " of "
+              << std::max(1, c.policy().waves_size()) << ", " << st.total_targeted()
+              << " device(s) targeted, " << st.awaiting_wave() << " awaiting a wave";
+    if (st.held_elsewhere() > 0) std::cout << ", " << st.held_elsewhere() << " held elsewhere";
+    std::cout << "\n  ";
+    for (const auto& sc : st.state_counts()) {
+      std::cout << DeploymentStateName(sc.state()) << " " << sc.count() << "  ";
+    }
+    std::cout << "\n";
+    for (const auto& w : st.waves()) {
+      uint64_t done = 0;
+      for (const auto& sc : w.state_counts()) {
+        if (sc.state() >= v1::DEPLOYMENT_STATE_SUCCEEDED ||
+            sc.state() == v1::DEPLOYMENT_STATE_REJECTED) {
+          done += sc.count();
+        }
+      }
+      int width = w.device_count() == 0 ? 0 : static_cast<int>(30 * done / w.device_count());
+      std::cout << "  wave " << w.wave() << " [" << std::string(width, '#')
+                << std::string(30 - width, ' ') << "] " << done << "/" << w.device_count()
+                << " done, " << static_cast<int>(100 * w.success_ratio()) << "% succeeded\n";
+    }
+    for (const auto& r : st.failure_reasons()) {
+      std::cout << "  failed: " << v1::ReasonCode_Name(r.reason()) << " x" << r.count() << "\n";
+    }
+    for (const auto& k : c.conflicts()) {
+      std::cout << "  conflict: " << k.device_count() << " device(s) held by campaign \""
+                << k.campaign_name() << "\"\n";
+    }
+  }
+
+  int CampaignCmd(const std::string& verb) {
+    auto stub = v1::CampaignService::NewStub(channel_);
+    v1::Campaign c;
+    grpc::Status s;
+    if (verb == "create") {
+      v1::CreateCampaignRequest req;
+      req.set_name(args_.Flag("name"));
+      req.set_description(args_.Flag("description"));
+      req.set_manifest_id(args_.Flag("manifest"));
+      req.set_device_filter(args_.Flag("filter"));
+      v1::RolloutPolicy* p = req.mutable_policy();
+      for (const std::string& w : args_.All("wave")) {
+        double pct = 0;
+        uint64_t count = 0;
+        if (absl::EndsWith(w, "%") && absl::SimpleAtod(w.substr(0, w.size() - 1), &pct)) {
+          p->add_waves()->set_percent(pct);
+        } else if (absl::SimpleAtoi(w, &count)) {
+          p->add_waves()->set_device_count(count);
+        } else {
+          return Usage(absl::StrCat("--wave=", w, " is neither a count nor a percentage"));
+        }
+      }
+      double ratio = 0;
+      int64_t n = 0;
+      if (args_.Has("success-ratio")) {
+        if (!absl::SimpleAtod(args_.Flag("success-ratio"), &ratio)) return Usage("--success-ratio");
+        p->set_success_ratio(ratio);
+      }
+      if (args_.Has("failure-ratio")) {
+        if (!absl::SimpleAtod(args_.Flag("failure-ratio"), &ratio)) return Usage("--failure-ratio");
+        p->set_failure_ratio(ratio);
+      } else {
+        p->set_failure_ratio(1);
+      }
+      if (args_.Has("soak")) {
+        if (!absl::SimpleAtoi(args_.Flag("soak"), &n)) return Usage("--soak");
+        p->set_wave_soak_seconds(n);
+      }
+      if (args_.Has("start-at")) {
+        if (!absl::SimpleAtoi(args_.Flag("start-at"), &n)) return Usage("--start-at");
+        p->set_start_unix(n);
+      }
+      s = stub->CreateCampaign(Ctx().get(), req, &c);
+    } else if (verb == "start" || verb == "pause" || verb == "resume" || verb == "stop" ||
+               verb == "get") {
+      if (Arg(2).empty()) return Usage(absl::StrCat("campaign ", verb, " needs a campaign id"));
+      if (verb == "start") {
+        v1::StartCampaignRequest req;
+        req.set_campaign_id(Arg(2));
+        s = stub->StartCampaign(Ctx().get(), req, &c);
+      } else if (verb == "pause") {
+        v1::PauseCampaignRequest req;
+        req.set_campaign_id(Arg(2));
+        req.set_reason(args_.Flag("reason"));
+        s = stub->PauseCampaign(Ctx().get(), req, &c);
+      } else if (verb == "resume") {
+        v1::ResumeCampaignRequest req;
+        req.set_campaign_id(Arg(2));
+        s = stub->ResumeCampaign(Ctx().get(), req, &c);
+      } else if (verb == "stop") {
+        v1::StopCampaignRequest req;
+        req.set_campaign_id(Arg(2));
+        req.set_reason(args_.Flag("reason"));
+        s = stub->StopCampaign(Ctx().get(), req, &c);
+      } else {
+        v1::GetCampaignRequest req;
+        req.set_campaign_id(Arg(2));
+        s = stub->GetCampaign(Ctx().get(), req, &c);
+      }
+    } else if (verb == "list") {
+      v1::ListCampaignsRequest req;
+      v1::ListCampaignsResponse resp;
+      s = stub->ListCampaigns(Ctx().get(), req, &resp);
+      if (!s.ok()) return Failed(s);
+      if (json_) {
+        Print(resp);
+        return kOk;
+      }
+      std::cout << std::left << std::setw(34) << "CAMPAIGN" << std::setw(14) << "STATE"
+                << std::setw(6) << "WAVE" << "NAME\n";
+      for (const auto& k : resp.campaigns()) {
+        std::cout << std::setw(34) << k.campaign_id() << std::setw(14) << StateName(k.state())
+                  << std::setw(6) << k.current_wave() << k.name() << "\n";
+      }
+      return kOk;
+    } else if (verb == "deployments") {
+      v1::ListDeploymentsRequest req;
+      req.set_campaign_id(Arg(2));
+      v1::ListDeploymentsResponse all;
+      do {
+        v1::ListDeploymentsResponse resp;
+        s = stub->ListDeployments(Ctx().get(), req, &resp);
+        if (!s.ok()) return Failed(s);
+        for (auto& d : resp.deployments()) *all.add_deployments() = d;
+        req.set_page_token(resp.next_page_token());
+      } while (!req.page_token().empty());
+      if (json_) {
+        Print(all);
+        return kOk;
+      }
+      std::cout << std::left << std::setw(24) << "DEVICE" << std::setw(6) << "WAVE"
+                << std::setw(14) << "STATE" << "REASON\n";
+      for (const auto& d : all.deployments()) {
+        std::cout << std::setw(24) << d.device_id() << std::setw(6) << d.wave() << std::setw(14)
+                  << DeploymentStateName(d.state())
+                  << (d.reason() ? v1::ReasonCode_Name(d.reason()) : "") << "\n";
+      }
+      return kOk;
+    } else if (verb == "watch") {
+      grpc::ClientContext ctx;
+      v1::WatchCampaignRequest req;
+      req.set_campaign_id(Arg(2));
+      req.set_min_interval_ms(500);
+      auto reader = stub->WatchCampaign(&ctx, req);
+      v1::CampaignEvent e;
+      while (reader->Read(&e)) {
+        if (json_) {
+          Print(e);
+          continue;
+        }
+        if (e.kind() == v1::CAMPAIGN_EVENT_KIND_HEARTBEAT) continue;
+        std::cout << "\n" << absl::FormatTime("%H:%M:%S", absl::FromUnixMillis(e.time_ms()),
+                                              absl::UTCTimeZone())
+                  << " ";
+        Summary(e.campaign());
+      }
+      s = reader->Finish();
+      if (!s.ok()) return Failed(s);
+      return kOk;
+    } else {
+      return Usage(absl::StrCat("unknown verb campaign ", verb));
+    }
+    if (!s.ok()) return Failed(s);
+    if (json_) {
+      Print(c);
+    } else {
+      Summary(c);
+    }
+    return kOk;
   }
 
   const Args& args_;
