@@ -35,14 +35,20 @@ done
 [[ "$fail" =~ ^[0-9]+$ && "$fail" -le "$devices" ]] || { echo "--fail: 0..devices" >&2; exit 2; }
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-work="$root/work/demo"
+work="${OTA_DEMO_DIR:-$root/work/demo}"
 cd "$root"
 
-bash deploy/install-deps.sh
-echo "== building otad, ota-manifest, otactl, ota-device, ota-bootsim"
-bazel build //server:otad //tools/ota_manifest:ota-manifest //tools/otactl //device:ota-device \
-  //device/boot:ota-bootsim 2>&1 | tail -n 1
-bin="$(bazel info bazel-bin 2>/dev/null)"
+# OTA_BIN_DIR names a tree of already built binaries (the end-to-end test
+# passes its own); otherwise install what is missing and build.
+if [[ -n "${OTA_BIN_DIR:-}" ]]; then
+  bin="$OTA_BIN_DIR"
+else
+  bash deploy/install-deps.sh
+  echo "== building otad, ota-manifest, otactl, ota-device, ota-bootsim"
+  bazel build //server:otad //tools/ota_manifest:ota-manifest //tools/otactl //device:ota-device \
+    //device/boot:ota-bootsim 2>&1 | tail -n 1
+  bin="$(bazel info bazel-bin 2>/dev/null)"
+fi
 otad="$bin/server/otad"
 manifest_tool="$bin/tools/ota_manifest/ota-manifest"
 otactl="$bin/tools/otactl/otactl"

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The README's main command as an end-to-end test with a small fleet: four
+# devices, one with a failing health check. The campaign must complete with
+# three devices on the new image and one rolled back, and otad must hold the
+# reports that say so.
+set -uo pipefail
+
+runfiles="${TEST_SRCDIR}/ota"
+export OTA_BIN_DIR="$runfiles"
+export OTA_DEMO_DIR="${TEST_TMPDIR}/demo"
+out="${TEST_TMPDIR}/demo.out"
+bash "$runfiles/deploy/demo.sh" --devices 4 --fail 1 >"$out" 2>&1
+rc=$?
+failures=0
+check() {
+  if grep -qE "$1" "$out"; then
+    echo "ok   $2"
+  else
+    echo "FAIL $2 (no line matching: $1)"
+    failures=$((failures + 1))
+  fi
+}
+[[ $rc -eq 0 ]] || { echo "FAIL demo exited $rc"; failures=$((failures + 1)); }
+check "4 of 4 devices online" "the fleet connects"
+check "REASON_SIGNATURE_INVALID" "a tampered manifest is refused"
+check "summary: campaign COMPLETED; 3 of 4 devices run 2.0.0, 1 still run 1.0.0" "the campaign's outcome"
+check "gw-0004 +\| ROLLED_BACK +\| HEALTH_CHECK_FAILED" "otad holds the rollback and its reason"
+check "gw-0001 +\| SUCCEEDED" "otad holds the successes"
+check "wave 1 \[#+\] 2/2 done, 100% succeeded" "wave 1 ran first"
+if [[ $failures -ne 0 ]]; then
+  echo "---- demo output ----"
+  cat "$out"
+  exit 1
+fi
+echo "all checks passed"
