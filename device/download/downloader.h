@@ -98,6 +98,11 @@ class PayloadDownloader {
 
   // Fills `sink` bytes [0, payload.size()) with the payload.
   //
+  // `sink` must read back what was written before it is flushed, and
+  // Flush() must be cheap enough to call at each checkpoint: a
+  // FileBlockDevice (a slot or a staging file) is; a ScriptBlockDevice,
+  // which installs the whole image at each Flush(), is not a download sink.
+  //
   // Resuming: the first progress->verified_chunks chunks are read back from
   // the sink once, to rebuild the whole-payload SHA-256; each is checked
   // against its digest on the way, and from the first one that no longer
