@@ -8,6 +8,7 @@ namespace ota::server {
 namespace {
 
 absl::StatusOr<std::string> DashedUuid(absl::string_view field, const std::string& text) {
+  if (text.empty()) return std::string();  // taken from the device's first Connect
   absl::StatusOr<std::string> raw = common::ParseUuid(text);
   if (!raw.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(field, ": ", raw.status().message()));

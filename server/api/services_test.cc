@@ -593,6 +593,35 @@ TEST_F(ServicesTest, ConnectRegistersAndTracksOnline) {
   EXPECT_TRUE(offline);
 }
 
+TEST_F(ServicesTest, PreRegisteredDeviceMustConnectAsItsClass) {
+  grpc::ClientContext reg;
+  ota::v1::RegisterDeviceRequest r;
+  r.set_device_id("gw-7");
+  r.set_vendor_id(common::UuidToString(vendor_));
+  r.set_class_id(common::HexEncode(class_));
+  ota::v1::Device d;
+  ASSERT_THAT(registry_stub_->RegisterDevice(&reg, r, &d), GrpcOk());
+  grpc::ClientContext ctx;
+  ota::v1::ConnectRequest req;
+  req.set_device_id("gw-7");
+  req.set_vendor_id(vendor_);
+  req.set_class_id(vendor_);  // not its class
+  auto reader = device_stub_->Connect(&ctx, req);
+  ota::v1::ServerMessage msg;
+  EXPECT_FALSE(reader->Read(&msg));
+  EXPECT_THAT(reader->Finish(),
+              GrpcIs(grpc::StatusCode::FAILED_PRECONDITION,
+                     HasSubstr("device gw-7 is registered as vendor cfbff0d1-9375-5685-968c-48ce8b15ae17 "
+                               "class ad06a868-7abd-56fa-938b-9aa0b273ccf9; it connected as")));
+  // Registered without a class: the first Connect sets it.
+  grpc::ClientContext reg2;
+  r.set_device_id("gw-8");
+  r.clear_vendor_id();
+  r.clear_class_id();
+  ASSERT_THAT(registry_stub_->RegisterDevice(&reg2, r, &d), GrpcOk());
+  EXPECT_EQ(d.class_id(), "");
+}
+
 TEST_F(ServicesTest, ConnectBadInput) {
   grpc::ClientContext ctx;
   ota::v1::ConnectRequest req;

@@ -521,7 +521,18 @@ absl::Status DeviceStore::Delete(const std::string& device_id) {
 absl::StatusOr<ota::v1::Device> DeviceStore::Connected(const DeviceHello& h,
                                                        int64_t now_unix) {
   ota::v1::Device out;
-  absl::Status s = db_->Transact([&](pqxx::work& txn) {
+  absl::Status s = db_->Transact([&](pqxx::work& txn) -> absl::Status {
+    // A device pre-registered for a vendor and class must connect as one.
+    pqxx::result known = txn.exec_params(
+        "SELECT vendor_id, class_id FROM devices WHERE device_id = $1 FOR UPDATE", h.device_id);
+    if (!known.empty()) {
+      const std::string vendor = known[0][0].c_str(), klass = known[0][1].c_str();
+      if ((!vendor.empty() && vendor != h.vendor_id) || (!klass.empty() && klass != h.class_id)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "device ", h.device_id, " is registered as vendor ", vendor, " class ", klass,
+            "; it connected as vendor ", h.vendor_id, " class ", h.class_id));
+      }
+    }
     pqxx::result r = txn.exec_params(
         absl::StrCat(
             "INSERT INTO devices (device_id, vendor_id, class_id, installed_slot, "
