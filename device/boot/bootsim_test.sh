@@ -8,24 +8,7 @@ tool="$(cd "$(dirname "$0")" && pwd)/ota-bootsim"
 [[ -x "$tool" ]] || tool="$TEST_SRCDIR/ota/device/boot/ota-bootsim"
 work="$(mktemp -d "${TEST_TMPDIR:-/tmp}/ota-bootsim.XXXXXX")"
 cd "$work"
-failures=0
-
-# expect NAME WANT_RC WANT_TEXT -- CMD...: runs CMD, checks the exit code and
-# that the combined output contains WANT_TEXT.
-expect() {
-  local name="$1" want_rc="$2" want_text="$3"
-  shift 4
-  local output rc
-  output="$("$@" 2>&1)"
-  rc=$?
-  if [[ "$rc" != "$want_rc" ]]; then
-    echo "FAIL $name: exit $rc, want $want_rc"; echo "$output"; failures=$((failures + 1)); return
-  fi
-  if [[ "$output" != *"$want_text"* ]]; then
-    echo "FAIL $name: output lacks: $want_text"; echo "$output"; failures=$((failures + 1)); return
-  fi
-  echo "ok   $name"
-}
+source "$TEST_SRCDIR/ota/test/lib/expect.sh"
 
 # Overwrites one byte of FILE at OFFSET.
 poke() { printf 'X' | dd of="$1" bs=1 seek="$2" conv=notrunc status=none; }
@@ -101,8 +84,4 @@ expect "bad attempts" 2 "--attempts must be 1 to 255, got 0" \
 expect "image too big" 2 "--image-size 999999 exceeds the slot's 262144 bytes" \
   -- "$tool" init --bootflags fresh.img "${slots[@]}" --image-size 999999
 
-if (( failures > 0 )); then
-  echo "$failures failure(s)"
-  exit 1
-fi
-echo "all passed"
+finish

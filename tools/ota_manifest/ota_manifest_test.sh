@@ -7,24 +7,7 @@ tool="$(cd "$(dirname "$0")" && pwd)/ota-manifest"
 [[ -x "$tool" ]] || tool="$TEST_SRCDIR/ota/tools/ota_manifest/ota-manifest"
 work="$(mktemp -d "${TEST_TMPDIR:-/tmp}/ota-manifest.XXXXXX")"
 cd "$work"
-failures=0
-
-# expect NAME WANT_RC WANT_TEXT -- CMD...: runs CMD, checks exit code and
-# that combined output contains WANT_TEXT.
-expect() {
-  local name="$1" want_rc="$2" want_text="$3"
-  shift 4
-  local output rc
-  output="$("$@" 2>&1)"
-  rc=$?
-  if [[ "$rc" != "$want_rc" ]]; then
-    echo "FAIL $name: exit $rc, want $want_rc"; echo "$output"; failures=$((failures + 1)); return
-  fi
-  if [[ "$output" != *"$want_text"* ]]; then
-    echo "FAIL $name: output lacks: $want_text"; echo "$output"; failures=$((failures + 1)); return
-  fi
-  echo "ok   $name"
-}
+source "$TEST_SRCDIR/ota/test/lib/expect.sh"
 
 expect "no command" 2 "usage: ota-manifest" -- "$tool"
 expect "unknown command" 2 'unknown command "frobnicate"' -- "$tool" frobnicate
@@ -118,8 +101,4 @@ expect "wrong precursor" 1 "REASON_PRECURSOR_MISMATCH" -- "$tool" verify -m delt
 expect "expired" 1 "REASON_EXPIRED" -- "$tool" verify -m delta.manifest --installed-sequence 1 --installed-sha256 "$old_sha" --now $((now + 2 * 365 * 86400))
 expect "show delta" 0 "precursor   $old_sha" -- "$tool" show -m delta.manifest
 
-if [[ $failures -ne 0 ]]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
-echo "all checks passed"
+finish
