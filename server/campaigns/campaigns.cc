@@ -297,10 +297,7 @@ absl::StatusOr<Page<Campaign>> CampaignStore::List(const ota::v1::ListCampaignsR
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  if (static_cast<int>(page.items.size()) > limit) {
-    page.items.pop_back();
-    page.next_page_token = page.items.back().campaign_id();
-  }
+  page.Trim(limit, [](const auto& item) { return item.campaign_id(); });
   return page;
 }
 
@@ -406,10 +403,7 @@ absl::StatusOr<Page<ota::v1::DeploymentRecord>> CampaignStore::ListDeployments(
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  if (static_cast<int>(page.items.size()) > limit) {
-    page.items.pop_back();
-    page.next_page_token = page.items.back().device_id();
-  }
+  page.Trim(limit, [](const auto& item) { return item.device_id(); });
   return page;
 }
 
@@ -579,15 +573,15 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
       for (const auto& a : added) notified->push_back(a[0].c_str());
       return added.size();
     };
-    auto targeted_total = [&]() -> uint64_t {
+    // Targeted devices that have no deployment of this campaign yet.
+    auto unassigned = [&]() -> uint64_t {
       std::vector<std::string> params = target->params;
       size_t cid = AddParams(&params, {id});
-      uint64_t unassigned = txn.exec_params(
+      return txn.exec_params(
           absl::StrCat("SELECT count(*) FROM devices WHERE ", target->where,
                        " AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.campaign_id = $",
                        cid, " AND d.device_id = devices.device_id)"),
           pqxx::prepare::make_dynamic_params(params))[0][0].as<uint64_t>();
-      return total + unassigned;
     };
     auto start_wave = [&](uint32_t next) {
       int64_t limit = std::numeric_limits<int64_t>::max();
@@ -596,7 +590,7 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
         limit = w.size_case() == ota::v1::Wave::kDeviceCount
                     ? static_cast<int64_t>(w.device_count())
                     : std::max<int64_t>(
-                          1, static_cast<int64_t>(std::ceil(w.percent() / 100.0 * targeted_total())));
+                          1, static_cast<int64_t>(std::ceil(w.percent() / 100.0 * (total + unassigned()))));
       }
       insert(next, limit);
       txn.exec_params(
@@ -617,14 +611,7 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
       insert(last_wave, std::numeric_limits<int64_t>::max());
     }
     if (wave == last_wave && notified->empty() && open == 0) {
-      std::vector<std::string> params = target->params;
-      size_t cid = AddParams(&params, {id});
-      uint64_t waiting = txn.exec_params(
-          absl::StrCat("SELECT count(*) FROM devices WHERE ", target->where,
-                       " AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.campaign_id = $",
-                       cid, " AND d.device_id = devices.device_id)"),
-          pqxx::prepare::make_dynamic_params(params))[0][0].as<uint64_t>();
-      if (waiting == 0 && total > 0) {
+      if (total > 0 && unassigned() == 0) {
         set_state(ota::v1::CAMPAIGN_STATE_COMPLETED,
                   absl::StrCat("every targeted device finished (", failed, " failed)"));
       }

@@ -189,10 +189,7 @@ absl::StatusOr<Page<ota::v1::Certificate>> CertificateStore::List(int32_t page_s
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  if (static_cast<int>(page.items.size()) > limit) {
-    page.items.pop_back();
-    page.next_page_token = page.items.back().key_id();
-  }
+  page.Trim(limit, [](const auto& item) { return item.key_id(); });
   return page;
 }
 
@@ -318,10 +315,7 @@ absl::StatusOr<Page<ota::v1::Asset>> AssetStore::List(int32_t page_size,
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  if (static_cast<int>(page.items.size()) > limit) {
-    page.items.pop_back();
-    page.next_page_token = page.items.back().sha256();
-  }
+  page.Trim(limit, [](const auto& item) { return item.sha256(); });
   return page;
 }
 
@@ -407,10 +401,7 @@ absl::StatusOr<Page<ota::v1::ManifestRecord>> ManifestStore::List(
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  if (static_cast<int>(page.items.size()) > limit) {
-    page.items.pop_back();
-    page.next_page_token = page.items.back().manifest_id();
-  }
+  page.Trim(limit, [](const auto& item) { return item.manifest_id(); });
   return page;
 }
 
@@ -479,10 +470,7 @@ absl::StatusOr<Page<ota::v1::Device>> DeviceStore::List(const std::string& where
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  if (static_cast<int>(page.items.size()) > limit) {
-    page.items.pop_back();
-    page.next_page_token = page.items.back().device_id();
-  }
+  page.Trim(limit, [](const auto& item) { return item.device_id(); });
   return page;
 }
 

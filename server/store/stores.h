@@ -33,6 +33,15 @@ template <typename T>
 struct Page {
   std::vector<T> items;
   std::string next_page_token;
+
+  // Lists read one row more than `limit` to learn whether another page
+  // follows; this drops that row and sets the token to the last key kept.
+  template <typename KeyOf>
+  void Trim(int limit, KeyOf key_of) {
+    if (static_cast<int>(items.size()) <= limit) return;
+    items.resize(limit);
+    next_page_token = key_of(items.back());
+  }
 };
 
 class CertificateStore {
