@@ -217,6 +217,18 @@ absl::Status CheckPolicy(const ota::v1::RolloutPolicy& p) {
   if (p.wave_soak_seconds() < 0) {
     return absl::InvalidArgumentError("policy.wave_soak_seconds is negative");
   }
+  if (p.has_download_cap()) {
+    const std::string& a = p.download_cap().attribute();
+    bool ok = !a.empty() && a.size() <= 63 && a[0] >= 'a' && a[0] <= 'z';
+    for (char ch : a) ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_');
+    if (!ok) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "policy.download_cap.attribute \"", a, "\" does not match [a-z][a-z0-9_]{0,62}"));
+    }
+    if (p.download_cap().max_concurrent() == 0) {
+      return absl::InvalidArgumentError("policy.download_cap.max_concurrent is zero");
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -413,15 +425,42 @@ absl::StatusOr<ota::v1::Deployment> NextDeployment(Database* db, const std::stri
                                                    int64_t now_ms) {
   ota::v1::Deployment out;
   bool found = false;
+  std::string capped;
   absl::Status s = db->Transact([&](pqxx::work& txn) -> absl::Status {
     pqxx::result r = txn.exec_params(
-        "SELECT d.deployment_id, d.campaign_id, m.signed_manifest FROM deployments d "
+        "SELECT d.deployment_id, d.campaign_id, m.signed_manifest, d.state, c.policy "
+        "FROM deployments d "
         "JOIN campaigns c ON c.campaign_id = d.campaign_id "
         "JOIN manifests m ON m.manifest_id = c.manifest_id "
         "WHERE d.device_id = $1 AND d.state IN (1, 2) AND c.state = 3 "
         "ORDER BY d.created_ms LIMIT 1",
         device_id);
     if (r.empty()) return absl::OkStatus();
+    ota::v1::RolloutPolicy policy;
+    policy.ParseFromString(pqxx::binarystring(r[0][4]).str());
+    const ota::v1::DownloadCap& cap = policy.download_cap();
+    if (r[0][3].as<int>() == 1 && cap.max_concurrent() > 0) {
+      // A first send under a download cap: the device's group (devices
+      // sharing its value of the attribute) must have a free place. The
+      // group's lock serializes replicas deciding for the same group.
+      const std::string campaign_id = r[0][1].c_str();
+      const std::string value = txn.exec_params(
+          "SELECT coalesce(attributes ->> $2, '') FROM devices WHERE device_id = $1",
+          device_id, cap.attribute())[0][0].c_str();
+      txn.exec_params("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                      absl::StrCat("download-cap\n", campaign_id, "\n", value));
+      const int64_t busy = txn.exec_params(
+          "SELECT count(*) FROM deployments d JOIN devices v ON v.device_id = d.device_id "
+          "WHERE d.campaign_id = $1 AND d.state IN (2, 5) "
+          "AND coalesce(v.attributes ->> $2, '') = $3",
+          campaign_id, cap.attribute(), value)[0][0].as<int64_t>();
+      if (busy >= static_cast<int64_t>(cap.max_concurrent())) {
+        capped = absl::StrCat(busy, " devices with ", cap.attribute(), " \"", value,
+                              "\" are downloading; the campaign allows ",
+                              cap.max_concurrent());
+        return absl::OkStatus();
+      }
+    }
     found = true;
     out.set_deployment_id(r[0][0].c_str());
     out.set_campaign_id(r[0][1].c_str());
@@ -432,6 +471,7 @@ absl::StatusOr<ota::v1::Deployment> NextDeployment(Database* db, const std::stri
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
+  if (!capped.empty()) return absl::ResourceExhaustedError(capped);
   if (!found) return absl::NotFoundError("no deployment to send");
   return out;
 }
@@ -609,6 +649,26 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
     } else {
       // The last wave takes every device that matches, late joiners too.
       insert(last_wave, std::numeric_limits<int64_t>::max());
+    }
+    if (p.download_cap().max_concurrent() > 0) {
+      // Under a cap, wake only waiting devices whose group has room.
+      notified->clear();
+      for (const auto& row : txn.exec_params(
+               "WITH g AS (SELECT d.device_id, d.state, "
+               "coalesce(v.attributes ->> $2, '') AS value FROM deployments d "
+               "JOIN devices v ON v.device_id = d.device_id "
+               "WHERE d.campaign_id = $1 AND d.state IN (1, 2, 5)), "
+               "busy AS (SELECT value, count(*) AS n FROM g WHERE state IN (2, 5) "
+               "GROUP BY value), "
+               "waiting AS (SELECT device_id, value, "
+               "row_number() OVER (PARTITION BY value ORDER BY device_id) AS k "
+               "FROM g WHERE state = 1) "
+               "SELECT w.device_id FROM waiting w LEFT JOIN busy b ON b.value = w.value "
+               "WHERE w.k + coalesce(b.n, 0) <= $3 ORDER BY w.device_id",
+               id, p.download_cap().attribute(),
+               static_cast<int64_t>(p.download_cap().max_concurrent()))) {
+        notified->push_back(row[0].c_str());
+      }
     }
     if (wave == last_wave && notified->empty() && open == 0) {
       if (total > 0 && unassigned() == 0) {

@@ -72,7 +72,9 @@ class CampaignStore {
 
 // What a device stream sends: the device's open deployment of an ACTIVE
 // campaign that it has not been sent yet (PENDING) or may not have
-// received (NOTIFIED), marking it NOTIFIED. NOT_FOUND when there is none.
+// received (NOTIFIED), marking it NOTIFIED. NOT_FOUND when there is none;
+// RESOURCE_EXHAUSTED when the campaign's download cap holds it back (its
+// group is full), until the engine wakes the device again.
 absl::StatusOr<ota::v1::Deployment> NextDeployment(Database* db, const std::string& device_id,
                                                    int64_t now_ms);
 
@@ -97,7 +99,9 @@ class Engine {
   // One pass over every SCHEDULED and ACTIVE campaign: starts scheduled
   // ones, auto-stops on the failure ratio, starts the next wave when the
   // current one succeeded enough (and soaked), adds late joiners to the
-  // last wave, completes finished campaigns. Returns the first error.
+  // last wave, completes finished campaigns. Under a download cap the
+  // devices it notifies are the waiting ones whose group has room, at most
+  // as many per group as there is room. Returns the first error.
   absl::Status Tick();
 
  private:

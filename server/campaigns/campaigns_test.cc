@@ -320,4 +320,64 @@ TEST_F(CampaignsTest, DeviceSeenOnItsOldImageIsRolledBack) {
 }
 
 }  // namespace
+TEST_F(CampaignsTest, DownloadCapHoldsEachGroupToItsLimit) {
+  AddDevices(3, "cell-a", 1);  // dev-101..103
+  AddDevices(2, "cell-b", 4);  // dev-104..105
+  DeviceStore devices(db_.get());
+  ASSERT_TRUE(devices.Register("dev-200", common::UuidToString(vendor_),
+                               common::UuidToString(class_), {}, kNow).ok());  // no region
+  ota::v1::RolloutPolicy p;
+  p.set_failure_ratio(1);
+  p.mutable_download_cap()->set_attribute("region");
+  p.mutable_download_cap()->set_max_concurrent(1);
+  ASSERT_OK_AND_ASSIGN(Campaign c, Create("capped", p));
+  ASSERT_THAT(store_->Start(c.campaign_id()), IsOk());
+  ASSERT_THAT(engine_->Tick(), IsOk());
+  // One device per group is woken: cell-a, cell-b and the group without the
+  // attribute.
+  EXPECT_THAT(notified_, ::testing::ElementsAre("dev-101", "dev-104", "dev-200"));
+  const int64_t now_ms = kNow * 1000;
+  ASSERT_THAT(NextDeployment(db_.get(), "dev-101", now_ms), IsOk());
+  // dev-102 shares cell-a with dev-101, which is now NOTIFIED.
+  EXPECT_THAT(NextDeployment(db_.get(), "dev-102", now_ms),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       "1 devices with region \"cell-a\" are downloading; the campaign "
+                       "allows 1"));
+  ASSERT_THAT(NextDeployment(db_.get(), "dev-105", now_ms), IsOk());
+  ASSERT_THAT(NextDeployment(db_.get(), "dev-200", now_ms), IsOk());
+  // A NOTIFIED deployment is sent again (the device may not have got it).
+  ASSERT_THAT(NextDeployment(db_.get(), "dev-101", now_ms), IsOk());
+
+  notified_.clear();
+  ASSERT_THAT(engine_->Tick(), IsOk());
+  EXPECT_THAT(notified_, ::testing::IsEmpty());  // every group is full
+
+  // dev-101 finishes its download: cell-a has room for one more.
+  ota::v1::StatusReport r;
+  ASSERT_OK_AND_ASSIGN(ota::v1::Deployment d, NextDeployment(db_.get(), "dev-101", now_ms));
+  r.set_deployment_id(d.deployment_id());
+  r.set_state(ota::v1::DEPLOYMENT_STATE_DOWNLOADED);
+  ASSERT_TRUE(db_->Transact([&](pqxx::work& txn) {
+    return ApplyReports(txn, "dev-101", {r}, now_ms);
+  }).ok());
+  ASSERT_THAT(engine_->Tick(), IsOk());
+  EXPECT_THAT(notified_, ::testing::ElementsAre("dev-102"));
+  ASSERT_THAT(NextDeployment(db_.get(), "dev-102", now_ms), IsOk());
+  EXPECT_THAT(NextDeployment(db_.get(), "dev-103", now_ms),
+              StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("\"cell-a\"")));
+
+  ota::v1::RolloutPolicy bad;
+  bad.mutable_download_cap()->set_attribute("Cell");
+  bad.mutable_download_cap()->set_max_concurrent(2);
+  EXPECT_THAT(Create("bad-cap", bad),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "policy.download_cap.attribute \"Cell\" does not match "
+                       "[a-z][a-z0-9_]{0,62}"));
+  bad.mutable_download_cap()->set_attribute("cell");
+  bad.mutable_download_cap()->set_max_concurrent(0);
+  EXPECT_THAT(Create("bad-cap", bad),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       "policy.download_cap.max_concurrent is zero"));
+}
+
 }  // namespace ota::server
