@@ -33,6 +33,8 @@
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "server/blobs/blob_store.h"
+#include "server/cluster/events.h"
+#include "server/cluster/lease.h"
 #include "server/http/http_server.h"
 #include "server/http/payload_handler.h"
 #include "server/store/database.h"
@@ -137,7 +139,43 @@ int Serve() {
     absl::MutexLock lock(&engine_mu);
     engine_wake = true;
   };
+  // Other replicas on the same database hear of campaign changes and
+  // chosen deployments through ClusterEvents; this one sends a campaign's
+  // chosen deployments to the devices whose streams it holds.
+  const std::string replica_id = ClusterEvents::NewReplicaId();
+  Database* database = db->get();
+  auto wake_campaign_devices = [&hub, database](const std::string& campaign_id) {
+    if (hub.connected() == 0) return;
+    std::vector<std::string> ids;
+    absl::Status s = database->Transact([&](pqxx::work& txn) {
+      ids.clear();
+      for (const auto& row : txn.exec_params(
+               "SELECT device_id FROM deployments WHERE campaign_id = $1 AND state = 1",
+               campaign_id)) {
+        ids.push_back(row[0].c_str());
+      }
+      return absl::OkStatus();
+    });
+    if (!s.ok()) {
+      std::cerr << "otad: waking devices of campaign " << campaign_id << ": " << s << "\n";
+      return;
+    }
+    hub.Wake(ids);
+  };
   ServiceDeps deps{db->get(), blobs->get(), &common::RealClock(), options, &hub, wake_engine};
+  deps.campaign_changed = wake_campaign_devices;
+  deps.replica_id = replica_id;
+  std::unique_ptr<ClusterEvents> events = ClusterEvents::Start(
+      DatabaseUrl(), replica_id, [&](const ClusterEvent& e) {
+        if (e.kind == ClusterEvents::kCampaignChanged) {
+          wake_engine();
+          wake_campaign_devices(e.campaign_id);
+        } else if (e.kind == ClusterEvents::kDeploymentsReady) {
+          wake_campaign_devices(e.campaign_id);
+        } else if (e.kind == ClusterEvents::kResync) {
+          wake_engine();
+        }
+      });
   CertificateServiceImpl certificates(deps);
   AssetServiceImpl assets(deps);
   ManifestServiceImpl manifests(deps);
@@ -182,7 +220,6 @@ int Serve() {
   http_options.idle_timeout_seconds = absl::GetFlag(FLAGS_http_idle_timeout_seconds);
   http_options.connection_limit = absl::GetFlag(FLAGS_http_connection_limit);
   http_options.metrics = &metrics;
-  Database* database = db->get();
   auto http = HttpServer::Start(
       http_options,
       {{kPayloadPrefix, [&payloads](const HttpRequest& r) { return payloads.Handle(r); }},
@@ -212,12 +249,26 @@ int Serve() {
   std::cout << "otad: HTTP listening on " << http_address
             << (url_key.empty() ? " (payloads public)" : " (payload URLs signed)") << std::endl;
 
-  Engine engine(db->get(), &common::RealClock(),
-                [&hub](const std::vector<std::string>& ids) { hub.Wake(ids); });
+  std::cout << "otad: replica " << replica_id << std::endl;
+
+  // One replica at a time runs the engine: the one holding the lease.
+  Engine engine(
+      db->get(), &common::RealClock(),
+      [&hub](const std::vector<std::string>& ids) { hub.Wake(ids); }, replica_id);
   const int tick_ms = absl::GetFlag(FLAGS_engine_tick_ms);
   std::thread engine_thread([&] {
     if (tick_ms <= 0) return;
+    AdvisoryLease lease(DatabaseUrl(), AdvisoryLease::kEngineKey);
+    bool leading = false;
+    bool told = false;
     while (true) {
+      if (lease.Hold() != leading || !told) {
+        leading = lease.held();
+        told = true;
+        std::cout << (leading ? "otad: rollout engine: leading"
+                              : "otad: rollout engine: standing by")
+                  << std::endl;
+      }
       {
         absl::MutexLock lock(&engine_mu);
         engine_mu.AwaitWithTimeout(
@@ -226,6 +277,7 @@ int Serve() {
         if (engine_stop) return;
         engine_wake = false;
       }
+      if (!leading) continue;
       if (absl::Status s = engine.Tick(); !s.ok()) {
         std::cerr << "otad: rollout engine: " << s << "\n";
       }
@@ -246,6 +298,7 @@ int Serve() {
     engine_wake = true;
   }
   engine_thread.join();
+  events.reset();
   std::cout << "otad: stopped" << std::endl;
   return 0;
 }

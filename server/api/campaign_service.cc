@@ -21,6 +21,7 @@ grpc::Status CampaignServiceImpl::Answer(absl::StatusOr<ota::v1::Campaign> resul
   if (!result.ok()) return ToGrpc(result.status());
   *response = *std::move(result);
   if (deps_.wake_engine) deps_.wake_engine();
+  if (deps_.campaign_changed) deps_.campaign_changed(response->campaign_id());
   return grpc::Status::OK;
 }
 

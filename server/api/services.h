@@ -50,6 +50,11 @@ struct ServiceDeps {
   DeviceHub* hub = nullptr;
   // Called after an operator action that the engine should act on at once.
   std::function<void()> wake_engine;
+  // Called with a campaign's id after an operator changed it (a resumed
+  // campaign's waiting deployments can go out again); may be empty.
+  std::function<void(const std::string&)> campaign_changed;
+  // This process among the otad replicas; empty for a single replica.
+  std::string replica_id;
 };
 
 class CertificateServiceImpl final : public ota::v1::CertificateService::Service {
@@ -162,7 +167,7 @@ class DeviceServiceImpl final : public ota::v1::DeviceService::Service {
 class CampaignServiceImpl final : public ota::v1::CampaignService::Service {
  public:
   explicit CampaignServiceImpl(const ServiceDeps& deps)
-      : deps_(deps), store_(deps.db, deps.clock) {}
+      : deps_(deps), store_(deps.db, deps.clock, deps.replica_id) {}
 
   grpc::Status CreateCampaign(grpc::ServerContext*, const ota::v1::CreateCampaignRequest*,
                               ota::v1::Campaign*) override;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/crypto/bytes.h"
+#include "server/cluster/events.h"
 #include "server/filter/filter.h"
 
 namespace ota::server {
@@ -348,6 +349,9 @@ absl::StatusOr<Campaign> CampaignStore::Transition(const std::string& id,
           id, reason.empty() ? "the campaign stopped" : reason, now * 1000);
     }
     if (absl::Status rs = Record(txn, id, c.state(), target, reason, now); !rs.ok()) return rs;
+    if (!replica_id_.empty()) {
+      ClusterEvents::Publish(txn, replica_id_, ClusterEvents::kCampaignChanged, id);
+    }
     pqxx::result again = txn.exec_params(
         absl::StrCat("SELECT ", kCampaignColumns, " FROM campaigns WHERE campaign_id = $1"), id);
     out = CampaignFromRow(again[0]);
@@ -675,6 +679,9 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
         set_state(ota::v1::CAMPAIGN_STATE_COMPLETED,
                   absl::StrCat("every targeted device finished (", failed, " failed)"));
       }
+    }
+    if (!notified->empty() && !replica_id_.empty()) {
+      ClusterEvents::Publish(txn, replica_id_, ClusterEvents::kDeploymentsReady, id);
     }
     return absl::OkStatus();
   });

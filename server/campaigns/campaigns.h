@@ -38,7 +38,10 @@ using DeviceNotifier = std::function<void(const std::vector<std::string>& device
 
 class CampaignStore {
  public:
-  CampaignStore(Database* db, const common::Clock* clock) : db_(db), clock_(clock) {}
+  // With a `replica_id`, every transition also tells the other otad
+  // replicas (ClusterEvents::kCampaignChanged, at commit).
+  CampaignStore(Database* db, const common::Clock* clock, std::string replica_id = "")
+      : db_(db), clock_(clock), replica_id_(std::move(replica_id)) {}
 
   // Validates and stores a DRAFT. INVALID_ARGUMENT naming the field (name,
   // filter with its position, policy); NOT_FOUND for an unknown manifest;
@@ -68,6 +71,7 @@ class CampaignStore {
 
   Database* db_;
   const common::Clock* clock_;
+  std::string replica_id_;
 };
 
 // What a device stream sends: the device's open deployment of an ACTIVE
@@ -93,8 +97,12 @@ absl::Status DetectRollback(Database* db, const std::string& device_id,
 // The rollout engine.
 class Engine {
  public:
-  Engine(Database* db, const common::Clock* clock, DeviceNotifier notify)
-      : db_(db), clock_(clock), notify_(std::move(notify)) {}
+  // `notify` is told which devices got a deployment to send; with a
+  // `replica_id` the other otad replicas are told too, one event per
+  // campaign (ClusterEvents::kDeploymentsReady, at commit).
+  Engine(Database* db, const common::Clock* clock, DeviceNotifier notify,
+         std::string replica_id = "")
+      : db_(db), clock_(clock), notify_(std::move(notify)), replica_id_(std::move(replica_id)) {}
 
   // One pass over every SCHEDULED and ACTIVE campaign: starts scheduled
   // ones, auto-stops on the failure ratio, starts the next wave when the
@@ -110,6 +118,7 @@ class Engine {
   Database* db_;
   const common::Clock* clock_;
   DeviceNotifier notify_;
+  std::string replica_id_;
 };
 
 }  // namespace ota::server

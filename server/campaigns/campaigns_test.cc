@@ -10,6 +10,7 @@
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/campaigns/test_manifest.h"
 #include "test/pg/postgres_cluster.h"
 
 namespace ota::server {
@@ -47,28 +48,9 @@ class CampaignsTest : public ::testing::Test {
 
   // Stores a manifest (and its asset row) for vendor/class; returns its id.
   std::string AddManifest(uint64_t sequence, const std::string& image) {
-    ota::v1::Manifest m;
-    m.set_format_version(1);
-    m.set_sequence_number(sequence);
-    m.set_vendor_id(vendor_);
-    m.set_class_id(class_);
-    m.mutable_payload()->set_sha256(common::Sha256Digest(image));
-    ota::v1::SignedManifest sm;
-    sm.set_manifest(m.SerializeAsString());
-    const std::string bytes = sm.SerializeAsString();
-    const std::string id = common::HexEncode(common::Sha256Digest(bytes));
-    const std::string sha = common::HexEncode(common::Sha256Digest(image));
-    EXPECT_TRUE(db_->Transact([&](pqxx::work& txn) {
-      txn.exec_params("INSERT INTO assets (sha256, size, complete, created_unix, updated_unix) "
-                      "VALUES ($1, 10, true, 0, 0) ON CONFLICT DO NOTHING", sha);
-      txn.exec_params("INSERT INTO manifests (manifest_id, signed_manifest, vendor_id, class_id, "
-                      "sequence_number, payload_sha256, payload_size, signing_key_ids, created_unix) "
-                      "VALUES ($1, $2, $3, $4, $5, $6, 10, '{}', 0)",
-                      id, pqxx::binarystring(bytes.data(), bytes.size()),
-                      common::UuidToString(vendor_), common::UuidToString(class_), sequence, sha);
-      return absl::OkStatus();
-    }).ok());
-    return id;
+    absl::StatusOr<std::string> id = InsertTestManifest(db_.get(), vendor_, class_, sequence, image);
+    EXPECT_TRUE(id.ok()) << id.status();
+    return id.value_or("");
   }
 
   void AddDevices(int n, const std::string& region = "eu", int from = 1) {
