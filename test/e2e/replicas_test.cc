@@ -7,11 +7,6 @@
 
 #include <signal.h>
 
-#include <atomic>
-#include <cstdlib>
-#include <map>
-#include <mutex>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -24,103 +19,21 @@
 #include "ota/v1/device.grpc.pb.h"
 #include "server/campaigns/test_manifest.h"
 #include "server/store/database.h"
+#include "test/e2e/device_stub.h"
+#include "test/e2e/otad_process.h"
 #include "test/pg/postgres_cluster.h"
 #include "test/process/subprocess.h"
 
 namespace ota {
 namespace {
 
+using ota::testing::DeviceStub;
+using ota::testing::Running;
+using ota::testing::StartOtad;
 using ota::testing::Subprocess;
+using ota::testing::WaitForDeployments;
 
 constexpr char kImage[] = "the new image";
-
-std::string Tmp() { return std::getenv("TEST_TMPDIR"); }
-
-std::unique_ptr<Subprocess> StartOtad(const std::string& url, const std::string& name,
-                                      std::string* grpc_address) {
-  auto otad = Subprocess::Start(
-      {"server/otad", "--grpc_address=127.0.0.1:0", "--http_address=127.0.0.1:0",
-       "--database_url=" + url, "--blob_dir=" + Tmp() + "/blobs-" + name,
-       "--engine_tick_ms=200", "--deployment_poll_seconds=600"});
-  EXPECT_TRUE(otad.ok()) << otad.status();
-  if (!otad.ok()) return nullptr;
-  auto addr = (*otad)->WaitForLine("otad: gRPC listening on ", absl::Seconds(30));
-  EXPECT_TRUE(addr.ok()) << addr.status();
-  *grpc_address = addr.value_or("");
-  return std::move(*otad);
-}
-
-// A device that holds a Connect stream and notes the deployments it gets.
-class DeviceStub {
- public:
-  DeviceStub(std::shared_ptr<grpc::Channel> channel, std::string id, const std::string& vendor,
-             const std::string& class_id)
-      : stub_(ota::v1::DeviceService::NewStub(channel)), id_(std::move(id)) {
-    ota::v1::ConnectRequest request;
-    request.set_device_id(id_);
-    request.set_vendor_id(vendor);
-    request.set_class_id(class_id);
-    request.mutable_installed()->set_sequence_number(1);
-    request.mutable_installed()->set_image_sha256(common::Sha256Digest("the old image"));
-    reader_ = stub_->Connect(&context_, request);
-    thread_ = std::thread([this] {
-      ota::v1::ServerMessage m;
-      while (reader_->Read(&m)) {
-        if (m.has_deployment()) {
-          std::lock_guard<std::mutex> lock(mu_);
-          deployment_id_ = m.deployment().deployment_id();
-        }
-      }
-    });
-  }
-  ~DeviceStub() {
-    context_.TryCancel();
-    thread_.join();
-  }
-
-  std::string deployment_id() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return deployment_id_;
-  }
-
-  // Reports the deployment SUCCEEDED, running the new image.
-  grpc::Status Succeed() {
-    ota::v1::ReportStatusRequest request;
-    request.set_device_id(id_);
-    ota::v1::StatusReport* r = request.add_reports();
-    r->set_seq(++seq_);
-    r->set_deployment_id(deployment_id());
-    r->set_state(ota::v1::DEPLOYMENT_STATE_SUCCEEDED);
-    r->mutable_installed()->set_sequence_number(2);
-    r->mutable_installed()->set_image_sha256(common::Sha256Digest(kImage));
-    grpc::ClientContext context;
-    ota::v1::ReportStatusResponse response;
-    return stub_->ReportStatus(&context, request, &response);
-  }
-
- private:
-  std::unique_ptr<ota::v1::DeviceService::Stub> stub_;
-  std::string id_;
-  grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReader<ota::v1::ServerMessage>> reader_;
-  std::thread thread_;
-  std::mutex mu_;
-  std::string deployment_id_;
-  uint64_t seq_ = 0;
-};
-
-// How many of `devices` have a deployment, waiting up to `timeout` for `n`.
-size_t WaitForDeployments(const std::vector<std::unique_ptr<DeviceStub>>& devices, size_t n,
-                          absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  size_t have = 0;
-  while (true) {
-    have = 0;
-    for (const auto& d : devices) have += !d->deployment_id().empty();
-    if (have >= n || absl::Now() > deadline) return have;
-    absl::SleepFor(absl::Milliseconds(20));
-  }
-}
 
 TEST(ReplicasTest, CampaignCrossesReplicasAndSurvivesTheEngineLeadersDeath) {
   auto cluster = testing::PostgresCluster::Start();
@@ -128,13 +41,15 @@ TEST(ReplicasTest, CampaignCrossesReplicasAndSurvivesTheEngineLeadersDeath) {
   auto url = (*cluster)->CreateDatabase();
   ASSERT_TRUE(url.ok()) << url.status();
 
+  const std::vector<std::string> flags = {"--engine_tick_ms=200",
+                                           "--deployment_poll_seconds=600"};
   std::string addr_a, addr_b;
-  std::unique_ptr<Subprocess> a = StartOtad(*url, "a", &addr_a);
-  ASSERT_NE(a, nullptr);
-  ASSERT_TRUE(a->WaitForLine("otad: rollout engine: leading", absl::Seconds(10)).ok());
-  std::unique_ptr<Subprocess> b = StartOtad(*url, "b", &addr_b);
-  ASSERT_NE(b, nullptr);
-  ASSERT_TRUE(b->WaitForLine("otad: rollout engine: standing by", absl::Seconds(10)).ok());
+  auto a = StartOtad(*url, "a", flags, &addr_a);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE((*a)->WaitForLine("otad: rollout engine: leading", absl::Seconds(10)).ok());
+  auto b = StartOtad(*url, "b", flags, &addr_b);
+  ASSERT_TRUE(b.ok()) << b.status();
+  ASSERT_TRUE((*b)->WaitForLine("otad: rollout engine: standing by", absl::Seconds(10)).ok());
 
   const std::string vendor = common::Uuid5(common::kDnsNamespaceUuid, "example.com");
   const std::string class_id = common::Uuid5(vendor, "gw");
@@ -149,6 +64,7 @@ TEST(ReplicasTest, CampaignCrossesReplicasAndSurvivesTheEngineLeadersDeath) {
   for (int i = 1; i <= 6; ++i) {
     devices.push_back(
         std::make_unique<DeviceStub>(channel_b, absl::StrCat("gw-", i), vendor, class_id));
+    devices.back()->Connect(Running(1, "the old image"));
   }
   {  // wait until all six are registered
     const absl::Time deadline = absl::Now() + absl::Seconds(10);
@@ -190,19 +106,19 @@ TEST(ReplicasTest, CampaignCrossesReplicasAndSurvivesTheEngineLeadersDeath) {
   EXPECT_EQ(WaitForDeployments(devices, 3, absl::Seconds(0)), 3u);  // and no more
 
   // The engine's replica dies; B takes the lead.
-  a->Stop(SIGKILL);
-  ASSERT_TRUE(b->WaitForLine("otad: rollout engine: leading", absl::Seconds(10)).ok());
+  (*a)->Stop(SIGKILL);
+  ASSERT_TRUE((*b)->WaitForLine("otad: rollout engine: leading", absl::Seconds(10)).ok());
 
   for (const auto& d : devices) {
     if (!d->deployment_id().empty()) {
-      grpc::Status s = d->Succeed();
+      grpc::Status s = d->Report(ota::v1::DEPLOYMENT_STATE_SUCCEEDED, Running(2, kImage));
       ASSERT_TRUE(s.ok()) << s.error_message();
     }
   }
   // Wave 2, from B's engine, reaches the other three.
   EXPECT_EQ(WaitForDeployments(devices, 6, absl::Seconds(5)), 6u);
   for (const auto& d : devices) {
-    grpc::Status s = d->Succeed();
+    grpc::Status s = d->Report(ota::v1::DEPLOYMENT_STATE_SUCCEEDED, Running(2, kImage));
     ASSERT_TRUE(s.ok()) << s.error_message();
   }
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
@@ -217,7 +133,7 @@ TEST(ReplicasTest, CampaignCrossesReplicasAndSurvivesTheEngineLeadersDeath) {
   EXPECT_EQ(campaign.state(), ota::v1::CAMPAIGN_STATE_COMPLETED);
   EXPECT_EQ(campaign.stats().total_targeted(), 6u);
   devices.clear();
-  EXPECT_EQ(b->Stop(), 0);
+  EXPECT_EQ((*b)->Stop(), 0);
 }
 
 }  // namespace
