@@ -75,16 +75,9 @@ echo "== starting PostgreSQL (private, in $pg)"
 db_url="$(bash "$root/deploy/postgres.sh" start "$pg")"
 
 echo "== starting otad"
-"$otad" --grpc_address=127.0.0.1:0 --http_address=127.0.0.1:0 --database_url="$db_url" \
-  --blob_dir="$work/blobs" >"$work/otad.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 1 100); do
-  grep -q "HTTP listening" "$work/otad.log" 2>/dev/null && break
-  sleep 0.1
-done
-grpc_addr="$(sed -n 's/^otad: gRPC listening on //p' "$work/otad.log")"
-http_addr="$(sed -n 's/^otad: HTTP listening on \([^ ]*\).*/\1/p' "$work/otad.log")"
-[[ -n "$grpc_addr" && -n "$http_addr" ]] || { cat "$work/otad.log"; exit 1; }
+source "$root/deploy/otad.sh"
+start_otad "$otad" "$work/otad.log" --database_url="$db_url" --blob_dir="$work/blobs" || exit 1
+pids+=("$otad_pid")
 export OTACTL_SERVER="$grpc_addr"
 echo "   gRPC $grpc_addr, HTTP $http_addr"
 

@@ -13,6 +13,7 @@
 //   device set-attr ID k=v ... [--remove=k ...] device delete ID
 //   campaign create --name=N --manifest=ID [--filter=EXPR] [--wave=COUNT|PCT% ...]
 //            [--success-ratio=R] [--failure-ratio=R] [--soak=SECONDS] [--start-at=UNIX]
+//            [--cap=ATTRIBUTE:COUNT]   (at most COUNT downloads at once per attribute value)
 //   campaign start|pause|resume|stop ID [--reason=TEXT]
 //   campaign get ID    campaign list    campaign deployments ID    campaign watch ID
 //
@@ -115,8 +116,9 @@ class Cli {
  private:
   int Usage(const std::string& why) {
     if (!why.empty()) std::cerr << "otactl: " << why << "\n";
-    std::cerr << "usage: otactl [--server=HOST:PORT] [--json] <cert|asset|manifest|device> "
-                 "<verb> [args]; see the header of tools/otactl/otactl.cc or the README\n";
+    std::cerr << "usage: otactl [--server=HOST:PORT] [--json] "
+                 "<cert|asset|manifest|device|campaign> <verb> [args]; see the header of "
+                 "tools/otactl/otactl.cc or the README\n";
     return kUsage;
   }
 
@@ -435,6 +437,40 @@ class Cli {
   }
 
   // ---------------------------------------------------------- devices
+  // One device for people (JSON with --json).
+  void Show(const v1::Device& d) {
+    if (json_) {
+      Print(d);
+      return;
+    }
+    std::cout << "device " << d.device_id() << "  " << (d.online() ? "online" : "offline")
+              << "  vendor " << d.vendor_id() << "  class " << d.class_id() << "\n";
+    const v1::InstalledImage& in = d.installed();
+    if (in.sequence_number() != 0 || !in.image_sha256().empty()) {
+      std::cout << "  runs sequence " << in.sequence_number()
+                << (in.version().empty() ? "" : " (" + in.version() + ")") << " from slot "
+                << in.active_slot() << (in.trial() ? " on trial" : "") << ", image "
+                << HexPrefix(in.image_sha256()) << "\n";
+    } else {
+      std::cout << "  has not connected yet\n";
+    }
+    std::map<std::string, std::string> attrs(d.attributes().begin(), d.attributes().end());
+    std::vector<std::string> kv;
+    for (const auto& [k, v] : attrs) kv.push_back(absl::StrCat(k, "=", v));
+    if (!kv.empty()) std::cout << "  attributes " << absl::StrJoin(kv, " ") << "\n";
+    if (d.last_seen_unix() != 0) std::cout << "  last seen " << Time(d.last_seen_unix()) << "\n";
+  }
+
+  static std::string HexPrefix(const std::string& bytes) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (size_t i = 0; i < bytes.size() && i < 8; ++i) {
+      out += kHex[static_cast<unsigned char>(bytes[i]) >> 4];
+      out += kHex[static_cast<unsigned char>(bytes[i]) & 15];
+    }
+    return bytes.size() > 8 ? out + "..." : out;
+  }
+
   int Device(const std::string& verb) {
     auto stub = v1::DeviceRegistryService::NewStub(channel_);
     if (verb == "register") {
@@ -449,7 +485,7 @@ class Cli {
       v1::Device d;
       grpc::Status s = stub->RegisterDevice(Ctx().get(), req, &d);
       if (!s.ok()) return Failed(s);
-      Print(d);
+      Show(d);
       return kOk;
     }
     if (verb == "list") {
@@ -487,7 +523,7 @@ class Cli {
       v1::Device d;
       grpc::Status s = stub->GetDevice(Ctx().get(), req, &d);
       if (!s.ok()) return Failed(s);
-      Print(d);
+      Show(d);
       return kOk;
     }
     if (verb == "set-attr") {
@@ -502,7 +538,7 @@ class Cli {
       v1::Device d;
       grpc::Status s = stub->UpdateDeviceAttributes(Ctx().get(), req, &d);
       if (!s.ok()) return Failed(s);
-      Print(d);
+      Show(d);
       return kOk;
     }
     if (verb == "delete") {
@@ -535,6 +571,10 @@ class Cli {
               << std::max(1, c.policy().waves_size()) << ", " << st.total_targeted()
               << " device(s) targeted, " << st.awaiting_wave() << " awaiting a wave";
     if (st.held_elsewhere() > 0) std::cout << ", " << st.held_elsewhere() << " held elsewhere";
+    if (c.policy().download_cap().max_concurrent() > 0) {
+      std::cout << "\n  at most " << c.policy().download_cap().max_concurrent()
+                << " download(s) at once per " << c.policy().download_cap().attribute();
+    }
     std::cout << "\n  ";
     for (const auto& sc : st.state_counts()) {
       std::cout << DeploymentStateName(sc.state()) << " " << sc.count() << "  ";
@@ -603,6 +643,16 @@ class Cli {
       if (args_.Has("start-at")) {
         if (!absl::SimpleAtoi(args_.Flag("start-at"), &n)) return Usage("--start-at");
         p->set_start_unix(n);
+      }
+      if (args_.Has("cap")) {
+        const std::string cap = args_.Flag("cap");
+        const size_t colon = cap.rfind(':');
+        uint32_t most = 0;
+        if (colon == std::string::npos || !absl::SimpleAtoi(cap.substr(colon + 1), &most)) {
+          return Usage(absl::StrCat("--cap=", cap, " is not ATTRIBUTE:COUNT"));
+        }
+        p->mutable_download_cap()->set_attribute(cap.substr(0, colon));
+        p->mutable_download_cap()->set_max_concurrent(most);
       }
       s = stub->CreateCampaign(Ctx().get(), req, &c);
     } else if (verb == "start" || verb == "pause" || verb == "resume" || verb == "stop" ||
