@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -20,23 +21,26 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/ascii.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/base/clock.h"
 #include "common/base/file.h"
-#include "server/api/services.h"
-#include "server/campaigns/campaigns.h"
-#include "server/notify/device_hub.h"
+#include "common/base/log.h"
+#include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "server/api/services.h"
 #include "server/blobs/blob_store.h"
+#include "server/campaigns/campaigns.h"
 #include "server/cluster/events.h"
 #include "server/cluster/lease.h"
 #include "server/http/http_server.h"
 #include "server/http/payload_handler.h"
+#include "server/notify/device_hub.h"
+#include "server/observe/grpc_metrics.h"
 #include "server/store/database.h"
 
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7400",
@@ -157,7 +161,8 @@ int Serve() {
       return absl::OkStatus();
     });
     if (!s.ok()) {
-      std::cerr << "otad: waking devices of campaign " << campaign_id << ": " << s << "\n";
+      common::LogEvent(common::LogLevel::kError, "campaign.wake",
+                       {{"campaign_id", campaign_id}, {"error", s.ToString()}});
       return;
     }
     hub.Wake(ids);
@@ -183,6 +188,23 @@ int Serve() {
   DeviceServiceImpl devices(deps);
   CampaignServiceImpl campaigns(deps);
 
+  prometheus::Registry metrics;
+  GrpcMetrics grpc_metrics(&metrics);
+  // Gauges read when /metrics is scraped.
+  prometheus::Gauge& connected_gauge = prometheus::BuildGauge()
+                                           .Name("otad_connected_devices")
+                                           .Help("Devices with a Connect stream open here")
+                                           .Register(metrics)
+                                           .Add({});
+  auto& deployments_gauge = prometheus::BuildGauge()
+                                .Name("otad_deployments")
+                                .Help("Deployments of open campaigns, by state")
+                                .Register(metrics);
+  prometheus::Gauge& leader_gauge = prometheus::BuildGauge()
+                                        .Name("otad_engine_leader")
+                                        .Help("1 while this replica runs the rollout engine")
+                                        .Register(metrics)
+                                        .Add({});
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -190,6 +212,7 @@ int Serve() {
   builder.AddListeningPort(absl::GetFlag(FLAGS_grpc_address), grpc::InsecureServerCredentials(),
                            &port);
   builder.SetMaxReceiveMessageSize(8 << 20);
+  builder.experimental().SetInterceptorCreators(grpc_metrics.Interceptors());
   for (grpc::Service* s : std::initializer_list<grpc::Service*>{
            &certificates, &assets, &manifests, &registry, &devices, &campaigns}) {
     builder.RegisterService(s);
@@ -212,7 +235,6 @@ int Serve() {
     }
     url_key = std::string(absl::StripTrailingAsciiWhitespace(*key));
   }
-  prometheus::Registry metrics;
   PayloadHandler payloads(blobs->get(), &common::RealClock(), url_key);
   HttpServerOptions http_options;
   http_options.address = absl::GetFlag(FLAGS_http_address);
@@ -224,7 +246,28 @@ int Serve() {
       http_options,
       {{kPayloadPrefix, [&payloads](const HttpRequest& r) { return payloads.Handle(r); }},
        {"/metrics",
-        [&metrics](const HttpRequest&) {
+        [&](const HttpRequest&) {
+          connected_gauge.Set(static_cast<double>(hub.connected()));
+          std::map<int, int64_t> by_state;
+          (void)database->Transact([&](pqxx::work& txn) {
+            by_state.clear();
+            for (const auto& row : txn.exec(
+                     "SELECT d.state, count(*) FROM deployments d JOIN campaigns c "
+                     "ON c.campaign_id = d.campaign_id WHERE c.state IN (2, 3, 4) "
+                     "GROUP BY d.state")) {
+              by_state[row[0].as<int>()] = row[1].as<int64_t>();
+            }
+            return absl::OkStatus();
+          });
+          for (int st = ota::v1::DEPLOYMENT_STATE_PENDING; st <= ota::v1::DeploymentState_MAX;
+               ++st) {
+            if (!ota::v1::DeploymentState_IsValid(st)) continue;
+            deployments_gauge
+                .Add({{"state", ota::v1::DeploymentState_Name(
+                                    static_cast<ota::v1::DeploymentState>(st))
+                                    .substr(sizeof("DEPLOYMENT_STATE_") - 1)}})
+                .Set(static_cast<double>(by_state[st]));
+          }
           HttpResponse r = HttpResponse::Text(
               200, prometheus::TextSerializer().Serialize(metrics.Collect()));
           r.headers = {{"Content-Type", "text/plain; version=0.0.4"}};
@@ -268,6 +311,9 @@ int Serve() {
         std::cout << (leading ? "otad: rollout engine: leading"
                               : "otad: rollout engine: standing by")
                   << std::endl;
+        leader_gauge.Set(leading ? 1 : 0);
+        common::LogEvent(common::LogLevel::kInfo, "engine.leadership",
+                         {{"replica", replica_id}, {"leading", leading ? "true" : "false"}});
       }
       {
         absl::MutexLock lock(&engine_mu);
@@ -279,7 +325,8 @@ int Serve() {
       }
       if (!leading) continue;
       if (absl::Status s = engine.Tick(); !s.ok()) {
-        std::cerr << "otad: rollout engine: " << s << "\n";
+        common::LogEvent(common::LogLevel::kError, "engine.tick",
+                         {{"replica", replica_id}, {"error", s.ToString()}});
       }
     }
   });

@@ -8,11 +8,20 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/base/log.h"
 #include "common/crypto/bytes.h"
 #include "server/cluster/events.h"
 #include "server/filter/filter.h"
 
 namespace ota::server {
+namespace {
+
+// "ACTIVE" for CAMPAIGN_STATE_ACTIVE.
+std::string StateShortName(ota::v1::CampaignState state) {
+  return ota::v1::CampaignState_Name(state).substr(sizeof("CAMPAIGN_STATE_") - 1);
+}
+
+}  // namespace
 namespace {
 
 using ota::v1::Campaign;
@@ -319,6 +328,7 @@ absl::StatusOr<Campaign> CampaignStore::Transition(const std::string& id,
                                                   CampaignState to, const std::string& reason,
                                                   bool cancel_pending) {
   Campaign out;
+  std::vector<common::LogField> logged;
   const int64_t now = clock_->NowUnix();
   absl::Status s = db_->Transact([&](pqxx::work& txn) -> absl::Status {
     pqxx::result r = txn.exec_params(
@@ -352,12 +362,18 @@ absl::StatusOr<Campaign> CampaignStore::Transition(const std::string& id,
     if (!replica_id_.empty()) {
       ClusterEvents::Publish(txn, replica_id_, ClusterEvents::kCampaignChanged, id);
     }
+    logged = {{"campaign_id", id},
+              {"from", StateShortName(c.state())},
+              {"to", StateShortName(target)},
+              {"by", "operator"}};
+    if (!reason.empty()) logged.push_back({"reason", reason});
     pqxx::result again = txn.exec_params(
         absl::StrCat("SELECT ", kCampaignColumns, " FROM campaigns WHERE campaign_id = $1"), id);
     out = CampaignFromRow(again[0]);
     return FillStats(txn, &out);
   });
   if (!s.ok()) return s;
+  common::LogEvent(common::LogLevel::kInfo, "campaign.state", logged);
   return out;
 }
 
@@ -534,8 +550,10 @@ absl::Status Engine::Tick() {
 
 absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string>* notified) {
   const int64_t now = clock_->NowUnix();
-  return db_->Transact([&](pqxx::work& txn) -> absl::Status {
+  std::vector<std::pair<const char*, std::vector<common::LogField>>> logged;  // after commit
+  absl::Status status = db_->Transact([&](pqxx::work& txn) -> absl::Status {
     notified->clear();
+    logged.clear();
     pqxx::result r = txn.exec_params(
         absl::StrCat("SELECT ", kCampaignColumns, " FROM campaigns WHERE campaign_id = $1 "
                      "AND state IN (2, 3) FOR UPDATE SKIP LOCKED"),
@@ -551,6 +569,12 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
           "WHERE campaign_id = $1",
           id, static_cast<int>(to), reason, now);
       (void)Record(txn, id, c.state(), to, reason, now);
+      logged.push_back({"campaign.state",
+                        {{"campaign_id", id},
+                         {"from", StateShortName(c.state())},
+                         {"to", StateShortName(to)},
+                         {"by", "engine"},
+                         {"reason", reason}}});
       c.set_state(to);
     };
     if (c.state() == ota::v1::CAMPAIGN_STATE_SCHEDULED) {
@@ -636,7 +660,11 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
                     : std::max<int64_t>(
                           1, static_cast<int64_t>(std::ceil(w.percent() / 100.0 * (total + unassigned()))));
       }
-      insert(next, limit);
+      const size_t added = insert(next, limit);
+      logged.push_back({"campaign.wave",
+                        {{"campaign_id", id},
+                         {"wave", absl::StrCat(next)},
+                         {"devices", absl::StrCat(added)}}});
       txn.exec_params(
           "UPDATE campaigns SET current_wave = $2, wave_started_unix = $3 WHERE campaign_id = $1",
           id, static_cast<int>(next), now);
@@ -685,6 +713,12 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
     }
     return absl::OkStatus();
   });
+  if (status.ok()) {
+    for (const auto& [event, fields] : logged) {
+      common::LogEvent(common::LogLevel::kInfo, event, fields);
+    }
+  }
+  return status;
 }
 
 }  // namespace ota::server

@@ -1,11 +1,10 @@
 #include "server/cluster/events.h"
 
-#include <iostream>
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/base/log.h"
 #include "absl/random/random.h"
 #include "absl/strings/str_format.h"
 
@@ -68,7 +67,8 @@ void ClusterEvents::Run() {
       while (!stop_) conn.await_notification(0, 200 * 1000);
     } catch (const std::exception& e) {
       if (stop_) break;
-      std::cerr << "otad: cluster events: " << e.what() << "; reconnecting\n";
+      common::LogEvent(common::LogLevel::kWarning, "cluster.events",
+                       {{"replica", replica_id_}, {"error", e.what()}, {"action", "reconnecting"}});
       connected_before = true;
     }
     for (int waited = 0; !stop_ && waited < retry_ms_; waited += 50) {

@@ -19,6 +19,7 @@
 namespace ota {
 namespace {
 
+using ::testing::HasSubstr;
 using ota::testing::DeviceStub;
 using ota::testing::Running;
 using ota::testing::WaitForDeployments;
@@ -42,7 +43,7 @@ class CampaignStreamsTest : public ::testing::Test {
     std::string address;
     auto otad = ota::testing::StartOtad(
         *url, ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-        {"--engine_tick_ms=100", "--deployment_poll_seconds=600"}, &address);
+        {"--engine_tick_ms=100", "--deployment_poll_seconds=600"}, &address, &http_);
     ASSERT_TRUE(otad.ok()) << otad.status();
     otad_ = std::move(*otad);
     channel_ = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
@@ -118,8 +119,20 @@ class CampaignStreamsTest : public ::testing::Test {
     return 0;
   }
 
+  // otad's /metrics, as text.
+  std::string Metrics() {
+    std::string out;
+    FILE* p = popen(("curl -s http://" + http_ + "/metrics").c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+    pclose(p);
+    return out;
+  }
+
   static ota::testing::PostgresCluster* cluster_;
   std::unique_ptr<ota::testing::Subprocess> otad_;
+  std::string http_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<ota::v1::CampaignService::Stub> campaigns_;
   std::vector<std::unique_ptr<DeviceStub>> devices_;
@@ -181,6 +194,19 @@ TEST_F(CampaignStreamsTest, WavesPauseResumeAndLateJoiners) {
   EXPECT_EQ(c.stats().waves(0).device_count(), 1u);
   EXPECT_EQ(c.stats().waves(1).device_count(), 4u);
   EXPECT_TRUE(elsewhere->deployment_ids().empty());
+
+  // What an operator's dashboard reads.
+  const std::string metrics = Metrics();
+  EXPECT_THAT(metrics, HasSubstr("\notad_connected_devices 6\n"));
+  EXPECT_THAT(metrics, HasSubstr("\notad_engine_leader 1\n"));
+  EXPECT_THAT(metrics, HasSubstr(
+      "otad_grpc_requests_total{code=\"OK\",method=\"/ota.v1.CampaignService/ResumeCampaign\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr(
+      "otad_grpc_request_seconds_count{method=\"/ota.v1.CampaignService/StartCampaign\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr(
+      "otad_grpc_streams_open{method=\"/ota.v1.DeviceService/Connect\"} 6\n"));
+  // The campaign is COMPLETED, so its deployments no longer count as open.
+  EXPECT_THAT(metrics, HasSubstr("otad_deployments{state=\"SUCCEEDED\"} 0\n"));
 }
 
 TEST_F(CampaignStreamsTest, AutoStopsAtTheFailureRatioAndDuplicateReportsCountOnce) {
@@ -213,10 +239,19 @@ TEST_F(CampaignStreamsTest, AutoStopsAtTheFailureRatioAndDuplicateReportsCountOn
   c = Get(c.campaign_id());
   EXPECT_EQ(c.state(), ota::v1::CAMPAIGN_STATE_ACTIVE);
   EXPECT_EQ(Count(c, ota::v1::DEPLOYMENT_STATE_FAILED), 1u);
+  {
+    const std::string metrics = Metrics();
+    EXPECT_THAT(metrics, HasSubstr("otad_deployments{state=\"FAILED\"} 1\n"));
+    EXPECT_THAT(metrics, HasSubstr("otad_deployments{state=\"NOTIFIED\"} 3\n"));
+  }
 
   ASSERT_TRUE(devices_[1]->Report(ota::v1::DEPLOYMENT_STATE_FAILED, Running(1, kOld),
                                   ota::v1::REASON_HEALTH_CHECK_FAILED).ok());
   c = WaitForState(c.campaign_id(), ota::v1::CAMPAIGN_STATE_AUTO_STOPPED);
+  {
+    const std::string metrics = Metrics();
+    EXPECT_THAT(metrics, HasSubstr("otad_deployments{state=\"FAILED\"} 0\n"));  // final now
+  }
   EXPECT_EQ(c.state(), ota::v1::CAMPAIGN_STATE_AUTO_STOPPED);
   EXPECT_EQ(c.state_reason(), "2 of 4 devices failed, above the 0.25 the policy allows");
   EXPECT_EQ(Count(c, ota::v1::DEPLOYMENT_STATE_FAILED), 2u);

@@ -27,6 +27,21 @@ check "summary: campaign COMPLETED; 3 of 4 devices run 2.0.0, 1 still run 1.0.0"
 check "gw-0004 +\| ROLLED_BACK +\| HEALTH_CHECK_FAILED" "otad holds the rollback and its reason"
 check "gw-0001 +\| SUCCEEDED" "otad holds the successes"
 check "wave 1 \[#+\] 2/2 done, 100% succeeded" "wave 1 ran first"
+# otad's structured log: one line per event, with the campaign's id.
+log_check() {
+  if grep -qE "$1" "$OTA_DEMO_DIR/otad.log"; then
+    echo "ok   $2"
+  else
+    echo "FAIL $2 (no otad log line matching: $1)"
+    failures=$((failures + 1))
+  fi
+}
+id='[0-9a-f]{32}'
+log_check "^ts=[-0-9T:.]+Z level=info event=campaign.state campaign_id=$id from=DRAFT to=ACTIVE by=operator$" \
+  "the start is logged"
+log_check "event=campaign.wave campaign_id=$id wave=2 devices=2$" "wave 2 is logged"
+log_check "event=campaign.state campaign_id=$id from=ACTIVE to=COMPLETED by=engine reason=\"every targeted device finished \(1 failed\)\"$" \
+  "the completion is logged"
 if [[ $failures -ne 0 ]]; then
   echo "---- demo output ----"
   cat "$out"

@@ -17,10 +17,12 @@ namespace ota::testing {
 
 // Starts otad on `database_url` with `flags` added and waits until it
 // listens; `name` keeps the blob folders of several otads apart.
+// `http_address` (host:port) may be null.
 absl::StatusOr<std::unique_ptr<Subprocess>> StartOtad(const std::string& database_url,
                                                       const std::string& name,
                                                       const std::vector<std::string>& flags,
-                                                      std::string* grpc_address);
+                                                      std::string* grpc_address,
+                                                      std::string* http_address = nullptr);
 
 }  // namespace ota::testing
 
