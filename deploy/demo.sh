@@ -7,7 +7,7 @@
 #
 #   bash deploy/demo.sh [--devices N] [--fail K] [--keep]
 #
-#   --devices N   fleet size (default 5)
+#   --devices N   fleet size (default 20)
 #   --fail K      the last K devices get a health check that fails: they
 #                 roll back to their old image and report why (default 1;
 #                 above 30 % of the fleet the campaign auto-stops)
@@ -20,7 +20,7 @@
 # above 30 % stop the campaign by themselves (try --fail 3).
 set -euo pipefail
 
-devices=5
+devices=20
 fail=1
 keep=0
 while [[ $# -gt 0 ]]; do
