@@ -142,7 +142,7 @@ psql_otad() { timeout 60 "$pg_bin/psql" -h "$socket" -U postgres -d otad -qAt "$
 
 # ----------------------------------------------------------------- otad
 "$otad" --grpc_address=127.0.0.1:0 --database_url="$database_url" \
-  --http_address=127.0.0.1:0 --blob_dir="$work/blobs" >"$work/otad.log" 2>&1 &
+  --http_address=127.0.0.1:0 --blob_dir="$work/blobs" --insecure >"$work/otad.log" 2>&1 &
 otad_pid=$!
 address=""
 for _ in $(seq 600); do

@@ -185,7 +185,7 @@ path="/payloads/$sha"
 
 # --- otad -----------------------------------------------------------------
 "$otad" --http_address=127.0.0.1:0 --grpc_address=127.0.0.1:0 \
-  --http_threads="$http_threads" --blob_dir="$work/blobs" \
+  --http_threads="$http_threads" --blob_dir="$work/blobs" --insecure \
   --database_url="postgresql://postgres@/otad?host=$work/pg" >"$work/otad.log" 2>&1 &
 otad_pid=$!
 otad_hostport=""

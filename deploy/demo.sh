@@ -78,6 +78,9 @@ echo "== starting otad"
 source "$root/deploy/otad.sh"
 start_otad "$otad" "$work/otad.log" --database_url="$db_url" --blob_dir="$work/blobs" || exit 1
 pids+=("$otad_pid")
+# The first admin token comes from the server's own command line.
+OTACTL_TOKEN="$("$otad" token create --database_url="$db_url" --name=demo-admin --role=admin)"
+export OTACTL_TOKEN
 export OTACTL_SERVER="$grpc_addr"
 echo "   gRPC $grpc_addr, HTTP $http_addr"
 

@@ -33,6 +33,8 @@
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "server/api/services.h"
+#include "server/auth/access_gate.h"
+#include "server/auth/access_store.h"
 #include "server/blobs/blob_store.h"
 #include "server/campaigns/campaigns.h"
 #include "server/cluster/events.h"
@@ -64,6 +66,11 @@ ABSL_FLAG(int, keepalive_seconds, 30, "keepalive period on idle device streams")
 ABSL_FLAG(int, deployment_poll_seconds, 30,
           "how often an idle device stream looks for a deployment made elsewhere");
 ABSL_FLAG(int, engine_tick_ms, 1000, "rollout engine period; 0 turns the engine off");
+ABSL_FLAG(bool, insecure, false,
+          "development mode: admin calls need no token (a warning is logged at every start)");
+ABSL_FLAG(std::string, name, "", "token create: the token's name");
+ABSL_FLAG(std::string, role, "", "token create: viewer, operator, publisher or admin");
+ABSL_FLAG(int64_t, expires_unix, 0, "token create: when the token stops working; 0 never");
 
 namespace ota::server {
 namespace {
@@ -105,6 +112,34 @@ int Migrate() {
   }
   std::cout << "otad: applied " << applied->size() << " migration(s)"
             << (applied->empty() ? "" : ": " + absl::StrJoin(*applied, ", ")) << "\n";
+  return 0;
+}
+
+// `otad token create --name=N --role=R`: the first admin token comes from
+// here, with direct access to the database; the secret goes to stdout.
+int CreateToken() {
+  auto db = OpenDatabase();
+  if (!db.ok()) {
+    std::cerr << "otad: " << db.status() << "\n";
+    return 1;
+  }
+  if (auto applied = (*db)->Migrate(); !applied.ok()) {
+    std::cerr << "otad: migration failed: " << applied.status() << "\n";
+    return 1;
+  }
+  absl::StatusOr<ota::v1::Role> role = ParseRole(absl::GetFlag(FLAGS_role));
+  if (!role.ok()) {
+    std::cerr << "otad: " << role.status().message() << "\n";
+    return 2;
+  }
+  AccessStore access(db->get(), &common::RealClock());
+  auto created = access.CreateToken(absl::GetFlag(FLAGS_name), *role,
+                                    absl::GetFlag(FLAGS_expires_unix), "otad token create");
+  if (!created.ok()) {
+    std::cerr << "otad: " << created.status() << "\n";
+    return 1;
+  }
+  std::cout << created->secret() << std::endl;
   return 0;
 }
 
@@ -170,6 +205,20 @@ int Serve() {
   ServiceDeps deps{db->get(), blobs->get(), &common::RealClock(), options, &hub, wake_engine};
   deps.campaign_changed = wake_campaign_devices;
   deps.replica_id = replica_id;
+  // Who may call what.
+  const bool insecure = absl::GetFlag(FLAGS_insecure);
+  if (insecure) {
+    std::cerr << "otad: WARNING: development mode (--insecure): admin calls need no token\n";
+    common::LogEvent(common::LogLevel::kWarning, "security.insecure",
+                     {{"message", "admin calls need no token; for development only"}});
+  } else {
+    common::LogEvent(common::LogLevel::kWarning, "security.plaintext",
+                     {{"message", "no TLS: bearer tokens cross the network in clear text"}});
+  }
+  AccessStore access(db->get(), &common::RealClock());
+  AccessGate gate(&access, /*enforce=*/!insecure);
+  deps.gate = &gate;
+  AccessServiceImpl access_service(deps, &access);
   std::unique_ptr<ClusterEvents> events = ClusterEvents::Start(
       DatabaseUrl(), replica_id, [&](const ClusterEvent& e) {
         if (e.kind == ClusterEvents::kCampaignChanged) {
@@ -212,9 +261,12 @@ int Serve() {
   builder.AddListeningPort(absl::GetFlag(FLAGS_grpc_address), grpc::InsecureServerCredentials(),
                            &port);
   builder.SetMaxReceiveMessageSize(8 << 20);
-  builder.experimental().SetInterceptorCreators(grpc_metrics.Interceptors());
+  auto interceptors = grpc_metrics.Interceptors();
+  for (auto& i : gate.Interceptors()) interceptors.push_back(std::move(i));
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   for (grpc::Service* s : std::initializer_list<grpc::Service*>{
-           &certificates, &assets, &manifests, &registry, &devices, &campaigns}) {
+           &certificates, &assets, &manifests, &registry, &devices, &campaigns,
+           &access_service}) {
     builder.RegisterService(s);
   }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
@@ -354,14 +406,22 @@ int Serve() {
 }  // namespace ota::server
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("otad [serve|migrate] --database_url=... --blob_dir=...");
+  absl::SetProgramUsageMessage(
+      "otad [serve|migrate|token create] --database_url=... --blob_dir=...");
   std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
   std::string command = rest.size() > 1 ? rest[1] : "serve";
-  if (rest.size() > 2) {
+  if (rest.size() > 2 && command != "token") {
     std::cerr << "otad: unexpected argument " << rest[2] << "\n";
     return 2;
   }
   if (command == "migrate") return ota::server::Migrate();
+  if (command == "token") {
+    if (rest.size() != 3 || std::string(rest[2]) != "create") {
+      std::cerr << "otad: usage: otad token create --name=NAME --role=ROLE [--expires_unix=N]\n";
+      return 2;
+    }
+    return ota::server::CreateToken();
+  }
   if (command == "serve") return ota::server::Serve();
   std::cerr << "otad: unknown command " << command << " (serve or migrate)\n";
   return 2;

@@ -6,8 +6,9 @@
 namespace ota::server {
 
 grpc::Status AssetServiceImpl::UploadAsset(
-    grpc::ServerContext*, grpc::ServerReader<ota::v1::UploadAssetRequest>* reader,
+    grpc::ServerContext* context, grpc::ServerReader<ota::v1::UploadAssetRequest>* reader,
     ota::v1::UploadAssetResponse* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   ota::v1::UploadAssetRequest first;
   if (!reader->Read(&first)) {
     return ToGrpc(absl::InvalidArgumentError("upload stream ended before its header"));
@@ -94,9 +95,10 @@ absl::Status AssetServiceImpl::Upload(grpc::ServerReader<ota::v1::UploadAssetReq
   return absl::OkStatus();
 }
 
-grpc::Status AssetServiceImpl::GetUploadStatus(grpc::ServerContext*,
+grpc::Status AssetServiceImpl::GetUploadStatus(grpc::ServerContext* context,
                                                const ota::v1::GetUploadStatusRequest* request,
                                                ota::v1::GetUploadStatusResponse* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (absl::Status s = CheckSha256Hex("sha256", request->sha256()); !s.ok()) return ToGrpc(s);
   bool complete = false;
   uint64_t received = 0;
@@ -114,9 +116,10 @@ grpc::Status AssetServiceImpl::GetUploadStatus(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AssetServiceImpl::GetAsset(grpc::ServerContext*,
+grpc::Status AssetServiceImpl::GetAsset(grpc::ServerContext* context,
                                         const ota::v1::GetAssetRequest* request,
                                         ota::v1::Asset* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (absl::Status s = CheckSha256Hex("sha256", request->sha256()); !s.ok()) return ToGrpc(s);
   bool complete = false;
   auto asset = store_.Get(request->sha256(), &complete, nullptr, nullptr);
@@ -129,9 +132,10 @@ grpc::Status AssetServiceImpl::GetAsset(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AssetServiceImpl::ListAssets(grpc::ServerContext*,
+grpc::Status AssetServiceImpl::ListAssets(grpc::ServerContext* context,
                                           const ota::v1::ListAssetsRequest* request,
                                           ota::v1::ListAssetsResponse* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   auto page = store_.List(request->page_size(), request->page_token());
   if (!page.ok()) return ToGrpc(page.status());
   for (auto& a : page->items) *response->add_assets() = std::move(a);
@@ -139,9 +143,10 @@ grpc::Status AssetServiceImpl::ListAssets(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status AssetServiceImpl::DeleteAsset(grpc::ServerContext*,
+grpc::Status AssetServiceImpl::DeleteAsset(grpc::ServerContext* context,
                                            const ota::v1::DeleteAssetRequest* request,
                                            ota::v1::DeleteAssetResponse*) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (absl::Status s = CheckSha256Hex("sha256", request->sha256()); !s.ok()) return ToGrpc(s);
   {
     absl::MutexLock lock(&mu_);

@@ -25,18 +25,20 @@ grpc::Status CampaignServiceImpl::Answer(absl::StatusOr<ota::v1::Campaign> resul
   return grpc::Status::OK;
 }
 
-grpc::Status CampaignServiceImpl::CreateCampaign(grpc::ServerContext*,
+grpc::Status CampaignServiceImpl::CreateCampaign(grpc::ServerContext* context,
                                                  const ota::v1::CreateCampaignRequest* request,
                                                  ota::v1::Campaign* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (absl::Status s = CheckSha256Hex("manifest_id", request->manifest_id()); !s.ok()) {
     return ToGrpc(s);
   }
   return Answer(store_.Create(*request), response);
 }
 
-grpc::Status CampaignServiceImpl::GetCampaign(grpc::ServerContext*,
+grpc::Status CampaignServiceImpl::GetCampaign(grpc::ServerContext* context,
                                               const ota::v1::GetCampaignRequest* request,
                                               ota::v1::Campaign* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (absl::Status s = CheckId("campaign_id", request->campaign_id()); !s.ok()) return ToGrpc(s);
   absl::StatusOr<ota::v1::Campaign> c = store_.Get(request->campaign_id());
   if (!c.ok()) return ToGrpc(c.status());
@@ -44,9 +46,10 @@ grpc::Status CampaignServiceImpl::GetCampaign(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status CampaignServiceImpl::ListCampaigns(grpc::ServerContext*,
+grpc::Status CampaignServiceImpl::ListCampaigns(grpc::ServerContext* context,
                                                 const ota::v1::ListCampaignsRequest* request,
                                                 ota::v1::ListCampaignsResponse* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   auto page = store_.List(*request);
   if (!page.ok()) return ToGrpc(page.status());
   for (auto& c : page->items) *response->add_campaigns() = std::move(c);
@@ -54,30 +57,34 @@ grpc::Status CampaignServiceImpl::ListCampaigns(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status CampaignServiceImpl::StartCampaign(grpc::ServerContext*,
+grpc::Status CampaignServiceImpl::StartCampaign(grpc::ServerContext* context,
                                                 const ota::v1::StartCampaignRequest* request,
                                                 ota::v1::Campaign* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (absl::Status s = CheckId("campaign_id", request->campaign_id()); !s.ok()) return ToGrpc(s);
   return Answer(store_.Start(request->campaign_id()), response);
 }
 
-grpc::Status CampaignServiceImpl::PauseCampaign(grpc::ServerContext*,
+grpc::Status CampaignServiceImpl::PauseCampaign(grpc::ServerContext* context,
                                                 const ota::v1::PauseCampaignRequest* request,
                                                 ota::v1::Campaign* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (absl::Status s = CheckId("campaign_id", request->campaign_id()); !s.ok()) return ToGrpc(s);
   return Answer(store_.Pause(request->campaign_id(), request->reason()), response);
 }
 
-grpc::Status CampaignServiceImpl::ResumeCampaign(grpc::ServerContext*,
+grpc::Status CampaignServiceImpl::ResumeCampaign(grpc::ServerContext* context,
                                                  const ota::v1::ResumeCampaignRequest* request,
                                                  ota::v1::Campaign* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (absl::Status s = CheckId("campaign_id", request->campaign_id()); !s.ok()) return ToGrpc(s);
   return Answer(store_.Resume(request->campaign_id()), response);
 }
 
-grpc::Status CampaignServiceImpl::StopCampaign(grpc::ServerContext*,
+grpc::Status CampaignServiceImpl::StopCampaign(grpc::ServerContext* context,
                                                const ota::v1::StopCampaignRequest* request,
                                                ota::v1::Campaign* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (absl::Status s = CheckId("campaign_id", request->campaign_id()); !s.ok()) return ToGrpc(s);
   return Answer(store_.Stop(request->campaign_id(), request->reason()), response);
 }
@@ -85,6 +92,7 @@ grpc::Status CampaignServiceImpl::StopCampaign(grpc::ServerContext*,
 grpc::Status CampaignServiceImpl::WatchCampaign(grpc::ServerContext* context,
                                                 const ota::v1::WatchCampaignRequest* request,
                                                 grpc::ServerWriter<ota::v1::CampaignEvent>* writer) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (absl::Status s = CheckId("campaign_id", request->campaign_id()); !s.ok()) return ToGrpc(s);
   const absl::Duration interval =
       absl::Milliseconds(request->min_interval_ms() > 0 ? request->min_interval_ms() : 1000);
@@ -132,9 +140,10 @@ grpc::Status CampaignServiceImpl::WatchCampaign(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status CampaignServiceImpl::ListDeployments(grpc::ServerContext*,
+grpc::Status CampaignServiceImpl::ListDeployments(grpc::ServerContext* context,
                                                   const ota::v1::ListDeploymentsRequest* request,
                                                   ota::v1::ListDeploymentsResponse* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (absl::Status s = CheckId("campaign_id", request->campaign_id()); !s.ok()) return ToGrpc(s);
   auto page = store_.ListDeployments(*request);
   if (!page.ok()) return ToGrpc(page.status());

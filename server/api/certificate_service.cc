@@ -7,8 +7,9 @@
 namespace ota::server {
 
 grpc::Status CertificateServiceImpl::RegisterCertificate(
-    grpc::ServerContext*, const ota::v1::RegisterCertificateRequest* request,
+    grpc::ServerContext* context, const ota::v1::RegisterCertificateRequest* request,
     ota::v1::Certificate* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (request->certificate_der().empty()) {
     return ToGrpc(absl::InvalidArgumentError("certificate_der is empty"));
   }
@@ -47,8 +48,9 @@ grpc::Status CertificateServiceImpl::RegisterCertificate(
 }
 
 grpc::Status CertificateServiceImpl::ListCertificates(
-    grpc::ServerContext*, const ota::v1::ListCertificatesRequest* request,
+    grpc::ServerContext* context, const ota::v1::ListCertificatesRequest* request,
     ota::v1::ListCertificatesResponse* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   auto page = store_.List(request->page_size(), request->page_token(),
                           request->include_revoked());
   if (!page.ok()) return ToGrpc(page.status());
@@ -57,9 +59,10 @@ grpc::Status CertificateServiceImpl::ListCertificates(
   return grpc::Status::OK;
 }
 
-grpc::Status CertificateServiceImpl::GetCertificate(grpc::ServerContext*,
+grpc::Status CertificateServiceImpl::GetCertificate(grpc::ServerContext* context,
                                                     const ota::v1::GetCertificateRequest* request,
                                                     ota::v1::Certificate* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (absl::Status s = CheckSha256Hex("key_id", request->key_id()); !s.ok()) return ToGrpc(s);
   auto c = store_.Get(request->key_id());
   if (!c.ok()) return ToGrpc(c.status());
@@ -68,8 +71,9 @@ grpc::Status CertificateServiceImpl::GetCertificate(grpc::ServerContext*,
 }
 
 grpc::Status CertificateServiceImpl::RevokeCertificate(
-    grpc::ServerContext*, const ota::v1::RevokeCertificateRequest* request,
+    grpc::ServerContext* context, const ota::v1::RevokeCertificateRequest* request,
     ota::v1::Certificate* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (absl::Status s = CheckSha256Hex("key_id", request->key_id()); !s.ok()) return ToGrpc(s);
   auto c = store_.Revoke(request->key_id(), request->reason(), deps_.clock->NowUnix());
   if (!c.ok()) return ToGrpc(c.status());

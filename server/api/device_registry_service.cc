@@ -35,8 +35,9 @@ absl::Status CheckAttributes(absl::string_view field,
 }  // namespace
 
 grpc::Status DeviceRegistryServiceImpl::RegisterDevice(
-    grpc::ServerContext*, const ota::v1::RegisterDeviceRequest* request,
+    grpc::ServerContext* context, const ota::v1::RegisterDeviceRequest* request,
     ota::v1::Device* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (absl::Status s = CheckDeviceId("device_id", request->device_id()); !s.ok()) {
     return ToGrpc(s);
   }
@@ -56,9 +57,10 @@ grpc::Status DeviceRegistryServiceImpl::RegisterDevice(
   return grpc::Status::OK;
 }
 
-grpc::Status DeviceRegistryServiceImpl::GetDevice(grpc::ServerContext*,
+grpc::Status DeviceRegistryServiceImpl::GetDevice(grpc::ServerContext* context,
                                                   const ota::v1::GetDeviceRequest* request,
                                                   ota::v1::Device* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (absl::Status s = CheckDeviceId("device_id", request->device_id()); !s.ok()) {
     return ToGrpc(s);
   }
@@ -68,9 +70,10 @@ grpc::Status DeviceRegistryServiceImpl::GetDevice(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status DeviceRegistryServiceImpl::ListDevices(grpc::ServerContext*,
+grpc::Status DeviceRegistryServiceImpl::ListDevices(grpc::ServerContext* context,
                                                     const ota::v1::ListDevicesRequest* request,
                                                     ota::v1::ListDevicesResponse* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   absl::StatusOr<DeviceFilter> filter = DeviceFilter::Parse(request->filter());
   if (!filter.ok()) return ToGrpc(filter.status());
   std::vector<std::string> params;
@@ -86,8 +89,9 @@ grpc::Status DeviceRegistryServiceImpl::ListDevices(grpc::ServerContext*,
 }
 
 grpc::Status DeviceRegistryServiceImpl::UpdateDeviceAttributes(
-    grpc::ServerContext*, const ota::v1::UpdateDeviceAttributesRequest* request,
+    grpc::ServerContext* context, const ota::v1::UpdateDeviceAttributesRequest* request,
     ota::v1::Device* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (absl::Status s = CheckDeviceId("device_id", request->device_id()); !s.ok()) {
     return ToGrpc(s);
   }
@@ -108,9 +112,10 @@ grpc::Status DeviceRegistryServiceImpl::UpdateDeviceAttributes(
   return grpc::Status::OK;
 }
 
-grpc::Status DeviceRegistryServiceImpl::DeleteDevice(grpc::ServerContext*,
+grpc::Status DeviceRegistryServiceImpl::DeleteDevice(grpc::ServerContext* context,
                                                      const ota::v1::DeleteDeviceRequest* request,
                                                      ota::v1::DeleteDeviceResponse*) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (absl::Status s = CheckDeviceId("device_id", request->device_id()); !s.ok()) {
     return ToGrpc(s);
   }

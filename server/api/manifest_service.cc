@@ -75,9 +75,10 @@ absl::StatusOr<ota::v1::ManifestRecord> ManifestServiceImpl::Accept(
   return record;
 }
 
-grpc::Status ManifestServiceImpl::UploadManifest(grpc::ServerContext*,
+grpc::Status ManifestServiceImpl::UploadManifest(grpc::ServerContext* context,
                                                  const ota::v1::UploadManifestRequest* request,
                                                  ota::v1::ManifestRecord* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   absl::StatusOr<ota::v1::ManifestRecord> record = Accept(*request);
   if (!record.ok()) return ToGrpc(record.status());
   if (!request->validate_only()) {
@@ -87,9 +88,10 @@ grpc::Status ManifestServiceImpl::UploadManifest(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ManifestServiceImpl::GetManifest(grpc::ServerContext*,
+grpc::Status ManifestServiceImpl::GetManifest(grpc::ServerContext* context,
                                               const ota::v1::GetManifestRequest* request,
                                               ota::v1::ManifestRecord* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (absl::Status s = CheckSha256Hex("manifest_id", request->manifest_id()); !s.ok()) {
     return ToGrpc(s);
   }
@@ -99,9 +101,10 @@ grpc::Status ManifestServiceImpl::GetManifest(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ManifestServiceImpl::ListManifests(grpc::ServerContext*,
+grpc::Status ManifestServiceImpl::ListManifests(grpc::ServerContext* context,
                                                 const ota::v1::ListManifestsRequest* request,
                                                 ota::v1::ListManifestsResponse* response) {
+  if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   std::string vendor, klass;
   for (auto [field, in, out] : {std::make_tuple("vendor_id", &request->vendor_id(), &vendor),
                                 std::make_tuple("class_id", &request->class_id(), &klass)}) {

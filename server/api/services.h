@@ -15,12 +15,14 @@
 
 #include "absl/synchronization/mutex.h"
 #include "common/base/clock.h"
+#include "ota/v1/access_service.grpc.pb.h"
 #include "ota/v1/asset_service.grpc.pb.h"
 #include "ota/v1/campaign_service.grpc.pb.h"
 #include "ota/v1/certificate_service.grpc.pb.h"
 #include "ota/v1/device.grpc.pb.h"
 #include "ota/v1/device_registry_service.grpc.pb.h"
 #include "ota/v1/manifest_service.grpc.pb.h"
+#include "server/auth/access_gate.h"
 #include "server/blobs/blob_store.h"
 #include "server/campaigns/campaigns.h"
 #include "server/notify/device_hub.h"
@@ -40,6 +42,11 @@ struct ServiceOptions {
 };
 
 // What every service needs. Not owned.
+struct ServiceDeps;
+
+// The first line of every admin method: the call's access verdict.
+grpc::Status Admit(const ServiceDeps& deps, const grpc::ServerContextBase* context);
+
 struct ServiceDeps {
   Database* db;
   BlobStore* blobs;
@@ -55,6 +62,9 @@ struct ServiceDeps {
   std::function<void(const std::string&)> campaign_changed;
   // This process among the otad replicas; empty for a single replica.
   std::string replica_id;
+  // Who may call what; null admits every call (tests of the services
+  // alone).
+  const AccessGate* gate = nullptr;
 };
 
 class CertificateServiceImpl final : public ota::v1::CertificateService::Service {
@@ -193,6 +203,33 @@ class CampaignServiceImpl final : public ota::v1::CampaignService::Service {
 
   ServiceDeps deps_;
   CampaignStore store_;
+};
+
+// Tokens and the audit log. Device certificates and update key lists are
+// not served yet: those calls are UNIMPLEMENTED.
+class AccessServiceImpl final : public ota::v1::AccessService::Service {
+ public:
+  AccessServiceImpl(const ServiceDeps& deps, AccessStore* store) : deps_(deps), store_(store) {}
+
+  grpc::Status CreateToken(grpc::ServerContext*, const ota::v1::CreateTokenRequest*,
+                           ota::v1::CreateTokenResponse*) override;
+  grpc::Status ListTokens(grpc::ServerContext*, const ota::v1::ListTokensRequest*,
+                          ota::v1::ListTokensResponse*) override;
+  grpc::Status RevokeToken(grpc::ServerContext*, const ota::v1::RevokeTokenRequest*,
+                           ota::v1::AccessToken*) override;
+  grpc::Status ListAuditEvents(grpc::ServerContext*, const ota::v1::ListAuditEventsRequest*,
+                               ota::v1::ListAuditEventsResponse*) override;
+  grpc::Status IssueDeviceCertificate(grpc::ServerContext*,
+                                      const ota::v1::IssueDeviceCertificateRequest*,
+                                      ota::v1::IssueDeviceCertificateResponse*) override;
+  grpc::Status PublishKeyList(grpc::ServerContext*, const ota::v1::PublishKeyListRequest*,
+                              ota::v1::KeyListRecord*) override;
+  grpc::Status GetKeyList(grpc::ServerContext*, const ota::v1::GetKeyListRequest*,
+                          ota::v1::KeyListRecord*) override;
+
+ private:
+  ServiceDeps deps_;
+  AccessStore* store_;
 };
 
 // Input checks shared by the services; each returns INVALID_ARGUMENT naming

@@ -41,4 +41,8 @@ absl::Status CheckSha256Hex(absl::string_view field, absl::string_view hex) {
   return absl::OkStatus();
 }
 
+grpc::Status Admit(const ServiceDeps& deps, const grpc::ServerContextBase* context) {
+  return deps.gate == nullptr ? grpc::Status::OK : deps.gate->Check(context);
+}
+
 }  // namespace ota::server

@@ -43,7 +43,8 @@ class CampaignStreamsTest : public ::testing::Test {
     std::string address;
     auto otad = ota::testing::StartOtad(
         *url, ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-        {"--engine_tick_ms=100", "--deployment_poll_seconds=600"}, &address, &http_);
+        {"--engine_tick_ms=100", "--deployment_poll_seconds=600", "--insecure"}, &address,
+        &http_);
     ASSERT_TRUE(otad.ok()) << otad.status();
     otad_ = std::move(*otad);
     channel_ = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());

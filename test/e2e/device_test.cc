@@ -69,7 +69,7 @@ TEST(DeviceProcessTest, InstallRebootCommitAndReport) {
   ASSERT_TRUE(url.ok());
   auto otad = testing::Subprocess::Start(
       {"server/otad", "--grpc_address=127.0.0.1:0", "--http_address=127.0.0.1:0",
-       "--database_url=" + *url, "--blob_dir=" + dir + "/blobs"});
+       "--database_url=" + *url, "--blob_dir=" + dir + "/blobs", "--insecure"});
   ASSERT_TRUE(otad.ok());
   auto grpc_addr = (*otad)->WaitForLine("otad: gRPC listening on ", absl::Seconds(30));
   ASSERT_TRUE(grpc_addr.ok()) << grpc_addr.status();

@@ -56,7 +56,8 @@ TEST(OtadProcessTest, PublishDownloadOutageAndShutdown) {
 
   auto otad = testing::Subprocess::Start(
       {"server/otad", "--grpc_address=127.0.0.1:0", "--http_address=127.0.0.1:0",
-       "--database_url=" + *url, "--blob_dir=" + Tmp() + "/blobs", "--database_wait_seconds=1"});
+       "--database_url=" + *url, "--blob_dir=" + Tmp() + "/blobs", "--database_wait_seconds=1",
+       "--insecure"});
   ASSERT_TRUE(otad.ok());
   auto grpc_addr = (*otad)->WaitForLine("otad: gRPC listening on ", absl::Seconds(30));
   ASSERT_TRUE(grpc_addr.ok()) << grpc_addr.status();

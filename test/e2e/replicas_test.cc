@@ -42,7 +42,7 @@ TEST(ReplicasTest, CampaignCrossesReplicasAndSurvivesTheEngineLeadersDeath) {
   ASSERT_TRUE(url.ok()) << url.status();
 
   const std::vector<std::string> flags = {"--engine_tick_ms=200",
-                                           "--deployment_poll_seconds=600"};
+                                           "--deployment_poll_seconds=600", "--insecure"};
   std::string addr_a, addr_b;
   auto a = StartOtad(*url, "a", flags, &addr_a);
   ASSERT_TRUE(a.ok()) << a.status();

@@ -1,6 +1,6 @@
 // otactl: the operator's command line for otad.
 //
-//   otactl [--server=HOST:PORT] [--json] <noun> <verb> [args]
+//   otactl [--server=HOST:PORT] [--token=SECRET] [--json] <noun> <verb> [args]
 //
 //   cert register FILE [--description=TEXT]     cert list [--all]
 //   cert get KEY_ID                             cert revoke KEY_ID [--reason=TEXT]
@@ -16,6 +16,12 @@
 //            [--cap=ATTRIBUTE:COUNT]   (at most COUNT downloads at once per attribute value)
 //   campaign start|pause|resume|stop ID [--reason=TEXT]
 //   campaign get ID    campaign list    campaign deployments ID    campaign watch ID
+//   token create --name=N --role=viewer|operator|publisher|admin [--expires-at=UNIX]
+//   token list [--all]                          token revoke TOKEN_ID
+//   audit list [--actor=NAME]
+//
+// The bearer token comes from --token=SECRET or OTACTL_TOKEN; the first
+// admin token from `otad token create` on the server.
 //
 // Exit codes: 0 success; 1 the server refused (its code and message are
 // printed); 2 usage error; 3 a local file could not be read; 4 the server
@@ -32,6 +38,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -43,6 +50,7 @@
 #include "common/crypto/bytes.h"
 #include "common/crypto/sha256.h"
 #include "common/manifest/uuid.h"
+#include "ota/v1/access_service.grpc.pb.h"
 #include "ota/v1/asset_service.grpc.pb.h"
 #include "ota/v1/campaign_service.grpc.pb.h"
 #include "ota/v1/certificate_service.grpc.pb.h"
@@ -99,6 +107,11 @@ class Cli {
     }
     channel_ = grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
     server_ = server;
+    token_ = args.Flag("token");
+    if (token_.empty()) {
+      const char* env = std::getenv("OTACTL_TOKEN");
+      if (env != nullptr) token_ = env;
+    }
   }
 
   int Run() {
@@ -110,15 +123,17 @@ class Cli {
     if (noun == "manifest") return Manifest(verb);
     if (noun == "device") return Device(verb);
     if (noun == "campaign") return CampaignCmd(verb);
+    if (noun == "token") return Token(verb);
+    if (noun == "audit") return Audit(verb);
     return Usage(absl::StrCat("unknown noun \"", noun, "\""));
   }
 
  private:
   int Usage(const std::string& why) {
     if (!why.empty()) std::cerr << "otactl: " << why << "\n";
-    std::cerr << "usage: otactl [--server=HOST:PORT] [--json] "
-                 "<cert|asset|manifest|device|campaign> <verb> [args]; see the header of "
-                 "tools/otactl/otactl.cc or the README\n";
+    std::cerr << "usage: otactl [--server=HOST:PORT] [--token=SECRET] [--json] "
+                 "<cert|asset|manifest|device|campaign|token|audit> <verb> [args]; "
+                 "see the header of tools/otactl/otactl.cc or the README\n";
     return kUsage;
   }
 
@@ -146,8 +161,14 @@ class Cli {
     std::cout << out;
   }
 
+  // Adds the bearer token, when there is one, to a call.
+  void Authorize(grpc::ClientContext* ctx) const {
+    if (!token_.empty()) ctx->AddMetadata("authorization", "Bearer " + token_);
+  }
+
   std::unique_ptr<grpc::ClientContext> Ctx(int seconds = 30) {
     auto ctx = std::make_unique<grpc::ClientContext>();
+    Authorize(ctx.get());
     ctx->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
     return ctx;
   }
@@ -319,6 +340,7 @@ class Cli {
     }
     const bool bar = !json_ && isatty(2);
     grpc::ClientContext ctx;
+    Authorize(&ctx);
     v1::UploadAssetResponse resp;
     auto writer = stub->UploadAsset(&ctx, &resp);
     v1::UploadAssetRequest header;
@@ -722,6 +744,7 @@ class Cli {
       return kOk;
     } else if (verb == "watch") {
       grpc::ClientContext ctx;
+      Authorize(&ctx);
       v1::WatchCampaignRequest req;
       req.set_campaign_id(Arg(2));
       req.set_min_interval_ms(500);
@@ -753,8 +776,110 @@ class Cli {
     return kOk;
   }
 
+  // ------------------------------------------------------------ access
+  static std::string RoleName(v1::Role r) {
+    return absl::AsciiStrToLower(v1::Role_Name(r).substr(sizeof("ROLE_") - 1));
+  }
+
+  int Token(const std::string& verb) {
+    auto stub = v1::AccessService::NewStub(channel_);
+    if (verb == "create") {
+      v1::CreateTokenRequest req;
+      req.set_name(args_.Flag("name"));
+      const std::string role = absl::AsciiStrToUpper(args_.Flag("role"));
+      v1::Role r = v1::ROLE_UNSPECIFIED;
+      if (!v1::Role_Parse("ROLE_" + role, &r) || r == v1::ROLE_UNSPECIFIED) {
+        return Usage(absl::StrCat("--role=", args_.Flag("role"),
+                                  " is not viewer, operator, publisher or admin"));
+      }
+      req.set_role(r);
+      if (args_.Has("expires-at")) {
+        int64_t at = 0;
+        if (!absl::SimpleAtoi(args_.Flag("expires-at"), &at)) return Usage("--expires-at");
+        req.set_expires_unix(at);
+      }
+      v1::CreateTokenResponse resp;
+      grpc::Status s = stub->CreateToken(Ctx().get(), req, &resp);
+      if (!s.ok()) return Failed(s);
+      if (json_) {
+        Print(resp);
+      } else {
+        std::cout << "token " << resp.token().token_id() << "  \"" << resp.token().name()
+                  << "\"  " << RoleName(resp.token().role()) << "\n"
+                  << "secret " << resp.secret() << "\n"
+                  << "(the secret is shown only now; otad keeps its SHA-256)\n";
+      }
+      return kOk;
+    }
+    if (verb == "list") {
+      v1::ListTokensRequest req;
+      req.set_include_revoked(args_.Has("all"));
+      v1::ListTokensResponse all;
+      do {
+        v1::ListTokensResponse resp;
+        grpc::Status s = stub->ListTokens(Ctx().get(), req, &resp);
+        if (!s.ok()) return Failed(s);
+        for (auto& t : resp.tokens()) *all.add_tokens() = t;
+        req.set_page_token(resp.next_page_token());
+      } while (!req.page_token().empty());
+      if (json_) {
+        Print(all);
+        return kOk;
+      }
+      std::cout << std::left << std::setw(18) << "TOKEN" << std::setw(20) << "NAME" << std::setw(11)
+                << "ROLE" << std::setw(18) << "CREATED" << std::setw(18) << "LAST USED"
+                << "STATE\n";
+      for (const auto& t : all.tokens()) {
+        std::cout << std::setw(18) << t.token_id() << std::setw(20) << t.name() << std::setw(11)
+                  << RoleName(t.role()) << std::setw(18) << Time(t.created_unix()) << std::setw(18)
+                  << Time(t.last_used_unix()) << (t.revoked() ? "revoked" : "active") << "\n";
+      }
+      return kOk;
+    }
+    if (verb == "revoke") {
+      if (Arg(2).empty()) return Usage("token revoke needs a token id");
+      v1::RevokeTokenRequest req;
+      req.set_token_id(Arg(2));
+      v1::AccessToken t;
+      grpc::Status s = stub->RevokeToken(Ctx().get(), req, &t);
+      if (!s.ok()) return Failed(s);
+      if (json_) {
+        Print(t);
+      } else {
+        std::cout << "revoked " << t.token_id() << "  \"" << t.name() << "\"\n";
+      }
+      return kOk;
+    }
+    return Usage(absl::StrCat("unknown verb token ", verb));
+  }
+
+  int Audit(const std::string& verb) {
+    if (verb != "list") return Usage(absl::StrCat("unknown verb audit ", verb));
+    auto stub = v1::AccessService::NewStub(channel_);
+    v1::ListAuditEventsRequest req;
+    req.set_actor(args_.Flag("actor"));
+    req.set_page_size(100);
+    v1::ListAuditEventsResponse resp;
+    grpc::Status s = stub->ListAuditEvents(Ctx().get(), req, &resp);
+    if (!s.ok()) return Failed(s);
+    if (json_) {
+      Print(resp);
+      return kOk;
+    }
+    for (const auto& e : resp.events()) {
+      std::cout << absl::FormatTime("%Y-%m-%d %H:%M:%E3S", absl::FromUnixMillis(e.time_ms()),
+                                    absl::UTCTimeZone())
+                << "  " << (e.actor().empty() ? "-" : e.actor()) << "  " << e.action() << "  "
+                << (e.target().empty() ? "-" : e.target()) << "  "
+                << GrpcCodeName(static_cast<grpc::StatusCode>(e.result_code()))
+                << (e.result_message().empty() ? "" : ": " + e.result_message()) << "\n";
+    }
+    return kOk;
+  }
+
   const Args& args_;
   bool json_;
+  std::string token_;
   std::string server_;
   std::shared_ptr<grpc::Channel> channel_;
 };

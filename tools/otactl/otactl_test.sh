@@ -25,6 +25,9 @@ db_url="$(bash "$runfiles/deploy/postgres.sh" start "$pg")" || exit 1
 start_otad "$runfiles/server/otad" "$work/otad.log" --database_url="$db_url" \
   --blob_dir="$work/blobs" || exit 1
 export OTACTL_SERVER="$grpc_addr"
+OTACTL_TOKEN="$("$runfiles/server/otad" token create --database_url="$db_url" --name=admin \
+  --role=admin)" || exit 1
+export OTACTL_TOKEN
 cd "$work"
 
 "$manifest_tool" init -d example.com -m gw-3610 >/dev/null
@@ -39,7 +42,7 @@ JSON
 "$manifest_tool" create -i input.json -o image.manifest >/dev/null
 
 # Usage errors: exit 2, with the reason.
-expect "no arguments" 2 "usage: otactl [--server=HOST:PORT] [--json] <cert|asset|manifest|device|campaign>" -- "$otactl"
+expect "no arguments" 2 "usage: otactl [--server=HOST:PORT] [--token=SECRET] [--json] <cert|asset|manifest|device|campaign|token|audit>" -- "$otactl"
 expect "unknown noun" 2 'otactl: unknown noun "firmware"' -- "$otactl" firmware list
 expect "bad wave" 2 "otactl: --wave=half is neither a count nor a percentage" -- \
   "$otactl" campaign create --name=x --manifest=x --wave=half
@@ -91,4 +94,35 @@ expect "campaign list" 0 "rootfs 2" -- "$otactl" campaign list
 expect "campaign stop" 0 "STOPPED" -- "$otactl" campaign stop "$campaign_id" --reason=done
 expect "campaign bad id" 1 'otactl: INVALID_ARGUMENT: campaign_id "abc" is not a campaign id (32 lowercase hex digits)' -- \
   "$otactl" campaign get abc
+
+# Access: tokens with roles, refusals with their reasons, the audit log.
+expect "no token" 1 "otactl: UNAUTHENTICATED: this call needs a bearer token (authorization: Bearer ...)" -- \
+  env -u OTACTL_TOKEN "$otactl" device list
+expect "malformed token" 1 "otactl: UNAUTHENTICATED: the bearer token is malformed" -- \
+  "$otactl" --token=hunter2 device list
+expect "bad role" 2 "otactl: --role=root is not viewer, operator, publisher or admin" -- \
+  "$otactl" token create --name=x --role=root
+out="$("$otactl" token create --name=dashboard --role=viewer 2>&1)"
+expect "token create" 0 "(the secret is shown only now; otad keeps its SHA-256)" -- echo "$out"
+viewer="$(sed -n 's/^secret //p' <<<"$out")"
+viewer_id="$(sed -n 's/^token \([0-9a-f]*\) .*/\1/p' <<<"$out")"
+expect "viewer reads" 0 "2 device(s)" -- "$otactl" --token="$viewer" device list
+expect "viewer may not deploy" 1 'otactl: PERMISSION_DENIED: token "dashboard" has role VIEWER; this call needs OPERATOR' -- \
+  "$otactl" --token="$viewer" campaign create --name=sneaky --manifest="$manifest_id"
+expect "viewer may not publish" 1 'otactl: PERMISSION_DENIED: token "dashboard" has role VIEWER; this call needs PUBLISHER' -- \
+  "$otactl" --token="$viewer" asset upload image.bin
+expect "viewer may not read tokens" 1 'otactl: PERMISSION_DENIED: token "dashboard" has role VIEWER; this call needs ADMIN' -- \
+  "$otactl" --token="$viewer" token list
+expect "token list" 0 "dashboard           viewer" -- "$otactl" token list
+expect "token revoke" 0 "revoked $viewer_id  \"dashboard\"" -- "$otactl" token revoke "$viewer_id"
+expect "revoked token" 1 'otactl: UNAUTHENTICATED: token "dashboard" was revoked' -- \
+  "$otactl" --token="$viewer" device list
+expect "audit: a change" 0 "  admin  /ota.v1.CampaignService/StartCampaign  campaigns/$campaign_id  OK" -- \
+  "$otactl" audit list
+expect "audit: a refusal" 0 "  dashboard  /ota.v1.CampaignService/CreateCampaign  manifests/$manifest_id  PERMISSION_DENIED: token \"dashboard\" has role VIEWER; this call needs OPERATOR" -- \
+  "$otactl" audit list
+expect "audit: a creation" 0 "  admin  /ota.v1.CampaignService/CreateCampaign  campaigns/$campaign_id  OK" -- \
+  "$otactl" audit list
+expect "audit: no token" 0 "  -  /ota.v1.DeviceRegistryService/ListDevices  -  UNAUTHENTICATED: this call needs a bearer token" -- \
+  "$otactl" audit list --actor=
 finish
