@@ -161,8 +161,9 @@ void AddMetadata(const HttpRequest& request, grpc::ClientContext* ctx) {
 class GrpcEventStream : public HttpBodySource,
                         public std::enable_shared_from_this<GrpcEventStream> {
  public:
-  GrpcEventStream(const google::protobuf::Descriptor* output, bool sse, size_t max_queued)
-      : output_(output), sse_(sse), max_queued_(max_queued) {}
+  GrpcEventStream(const google::protobuf::Descriptor* output, bool sse, size_t max_queued,
+                  absl::Duration keepalive)
+      : output_(output), sse_(sse), max_queued_(max_queued), keepalive_(keepalive) {}
 
   grpc::ClientContext* context() { return &ctx_; }
 
@@ -220,6 +221,41 @@ class GrpcEventStream : public HttpBodySource,
     return error ? absl::StrCat("{\"error\":", json, "}\n") : absl::StrCat(json, "\n");
   }
 
+  // Queues a keepalive unless something waits to be sent: a server-sent
+  // events comment, or an empty line of newline-delimited JSON. Sending it
+  // is how a client that went away is noticed while the stream is quiet.
+  // False once closed.
+  bool PushKeepalive() {
+    std::function<void()> wake;
+    {
+      absl::MutexLock lock(&mu_);
+      if (closed_) return false;
+      if (!queue_.empty()) return true;
+      queue_.push_back(sse_ ? ": keepalive\n\n" : "\n");
+      wake = wake_;
+    }
+    if (wake) wake();
+    return true;
+  }
+
+  // Waits for the read started on `cq`, sending keepalives while it takes
+  // long; false when the read failed (the stream ended).
+  bool AwaitRead(grpc::CompletionQueue* cq) {
+    void* tag = nullptr;
+    bool ok = false;
+    while (true) {
+      switch (cq->AsyncNext(&tag, &ok, absl::ToChronoTime(absl::Now() + keepalive_))) {
+        case grpc::CompletionQueue::GOT_EVENT:
+          return ok;
+        case grpc::CompletionQueue::SHUTDOWN:
+          return false;
+        case grpc::CompletionQueue::TIMEOUT:
+          if (!PushKeepalive()) ctx_.TryCancel();
+          break;
+      }
+    }
+  }
+
   // Queues a frame, waiting while the queue is full; false once closed.
   bool Push(std::string frame) {
     std::function<void()> wake;
@@ -246,14 +282,15 @@ class GrpcEventStream : public HttpBodySource,
     call->StartCall(nullptr);
     if (Await(&cq)) {
       grpc::ByteBuffer out = ToBuffer(request);
-      if (Await((call->Write(out, nullptr), &cq))) {
+      call->Write(out, nullptr);
+      if (Await(&cq)) {
         call->WritesDone(nullptr);
         Await(&cq);
       }
       while (true) {
         grpc::ByteBuffer in;
         call->Read(&in, nullptr);
-        if (!Await(&cq)) break;
+        if (!AwaitRead(&cq)) break;
         MessagePtr message = NewMessage(output_);
         std::string json;
         if (!FromBuffer(in, message.get()) || !ToJson(*message, "", &json).ok()) {
@@ -283,6 +320,7 @@ class GrpcEventStream : public HttpBodySource,
   const google::protobuf::Descriptor* output_;
   const bool sse_;
   const size_t max_queued_;
+  const absl::Duration keepalive_;
   grpc::ClientContext ctx_;
 
   absl::Mutex mu_;
@@ -364,7 +402,8 @@ HttpResponse Gateway::Handle(const HttpRequest& request) const {
                                            : request.Header("Accept"),
                                        "text/event-stream");
     auto stream = std::make_shared<GrpcEventStream>(method->output_type(), sse,
-                                                    options_.stream_buffer);
+                                                    options_.stream_buffer,
+                                                    options_.stream_keepalive);
     AddMetadata(request, stream->context());
     stream->Begin(channel_, rpc, message->SerializeAsString());
     grpc::Status first = stream->WaitForFirst(options_.first_message_wait);

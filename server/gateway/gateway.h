@@ -43,6 +43,10 @@ struct GatewayOptions {
   // Encoded messages a stream holds for a slow client before it stops
   // reading from gRPC.
   size_t stream_buffer = 64;
+  // A quiet stream sends a keepalive this often (a comment line in
+  // server-sent events, an empty line in newline-delimited JSON), so that
+  // proxies keep it open and a client that went away is noticed.
+  absl::Duration stream_keepalive = absl::Seconds(15);
   // OpenAPI document title and version.
   std::string title = "OTA update service";
   std::string version = "v1";

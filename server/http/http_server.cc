@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -39,15 +40,27 @@ void* StartRequest(void*, const char* uri, MHD_Connection*) {
   return rs;
 }
 
+struct BodyStream;
+
+// The streamed bodies being sent. libmicrohttpd refuses to stop while a
+// connection is suspended, so the server resumes them all first.
+struct StreamRegistry {
+  absl::Mutex mu;
+  std::set<BodyStream*> live ABSL_GUARDED_BY(mu);
+};
+
 // Ties an HttpBodySource to its connection: a Read that finds nothing ready
 // suspends the connection, so no worker thread waits on it, and the
 // source's wake resumes it.
 struct BodyStream {
   std::shared_ptr<HttpBodySource> source;
   MHD_Connection* connection = nullptr;
+  StreamRegistry* registry = nullptr;
   absl::Mutex mu;
   bool suspended ABSL_GUARDED_BY(mu) = false;
   bool closed ABSL_GUARDED_BY(mu) = false;
+  // The server stops: the body ends where it is.
+  bool stopping ABSL_GUARDED_BY(mu) = false;
 };
 
 ssize_t ReadBody(void* cls, uint64_t, char* buf, size_t max) {
@@ -56,6 +69,7 @@ ssize_t ReadBody(void* cls, uint64_t, char* buf, size_t max) {
   long n = stream->source->Read(buf, max);
   if (n == HttpBodySource::kEnd) return MHD_CONTENT_READER_END_OF_STREAM;
   if (n > 0) return n;
+  if (stream->stopping) return MHD_CONTENT_READER_END_WITH_ERROR;
   stream->suspended = true;
   MHD_suspend_connection(stream->connection);
   return 0;
@@ -67,14 +81,24 @@ void FreeBody(void* cls) {
     absl::MutexLock lock(&(*stream)->mu);
     (*stream)->closed = true;
   }
+  {
+    absl::MutexLock lock(&(*stream)->registry->mu);
+    (*stream)->registry->live.erase(stream->get());
+  }
   (*stream)->source->Close();
   delete stream;
 }
 
-MHD_Response* StreamResponse(std::shared_ptr<HttpBodySource> source, MHD_Connection* connection) {
+MHD_Response* StreamResponse(std::shared_ptr<HttpBodySource> source, MHD_Connection* connection,
+                             StreamRegistry* registry) {
   auto stream = std::make_shared<BodyStream>();
   stream->source = std::move(source);
   stream->connection = connection;
+  stream->registry = registry;
+  {
+    absl::MutexLock lock(&registry->mu);
+    registry->live.insert(stream.get());
+  }
   std::weak_ptr<BodyStream> weak = stream;
   stream->source->Start([weak] {
     std::shared_ptr<BodyStream> s = weak.lock();
@@ -138,6 +162,8 @@ absl::StatusOr<sockaddr_storage> ParseAddress(const std::string& address, sockle
 
 }  // namespace
 
+struct HttpServer::Streams : StreamRegistry {};
+
 std::string HttpRequest::Header(absl::string_view name) const {
   const char* v = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                               std::string(name).c_str());
@@ -161,6 +187,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   server->routes_ = std::move(routes);
   server->max_body_ = options.max_body;
   server->counters_ = std::make_unique<Counters>();
+  server->streams_ = std::make_unique<Streams>();
   if (options.metrics != nullptr) {
     server->counters_->requests = &prometheus::BuildCounter()
                                        .Name("otad_http_requests_total")
@@ -198,7 +225,19 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
 }
 
 HttpServer::~HttpServer() {
-  if (daemon_ != nullptr) MHD_stop_daemon(daemon_);
+  if (daemon_ == nullptr) return;
+  {
+    absl::MutexLock lock(&streams_->mu);
+    for (BodyStream* stream : streams_->live) {
+      absl::MutexLock stream_lock(&stream->mu);
+      stream->stopping = true;
+      if (stream->suspended) {
+        stream->suspended = false;
+        MHD_resume_connection(stream->connection);
+      }
+    }
+  }
+  MHD_stop_daemon(daemon_);
 }
 
 const HttpHandler* HttpServer::Route(absl::string_view path) const {
@@ -257,7 +296,7 @@ int HttpServer::Dispatch(void* cls, MHD_Connection* connection, const char* url,
                                                  response.offset);
     body_bytes = response.length;
   } else if (response.source != nullptr) {
-    r = StreamResponse(std::move(response.source), connection);
+    r = StreamResponse(std::move(response.source), connection, self->streams_.get());
   } else {
     r = MHD_create_response_from_buffer(response.body.size(),
                                         const_cast<char*>(response.body.data()),

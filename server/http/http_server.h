@@ -126,6 +126,7 @@ class HttpServer {
 
  private:
   struct Counters;
+  struct Streams;
   HttpServer() = default;
   static int Dispatch(void* cls, MHD_Connection* connection, const char* url,
                       const char* method, const char* version, const char* upload_data,
@@ -137,6 +138,7 @@ class HttpServer {
   size_t max_body_ = 0;
   std::vector<std::pair<std::string, HttpHandler>> routes_;
   std::unique_ptr<Counters> counters_;
+  std::unique_ptr<Streams> streams_;
 };
 
 }  // namespace ota::server
