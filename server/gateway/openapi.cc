@@ -4,10 +4,10 @@
 #include <set>
 
 #include <google/protobuf/struct.pb.h>
-#include <google/protobuf/util/json_util.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/check.h"
+#include "server/gateway/errors.h"
 
 namespace ota::server::gateway {
 
@@ -254,6 +254,58 @@ Value Operation(const Route& route, Schemas* schemas) {
   return op;
 }
 
+// JSON with object keys sorted, so the document reads the same every time.
+void Write(const Value& v, int indent, std::string* out) {
+  const std::string pad(indent + 2, ' ');
+  switch (v.kind_case()) {
+    case Value::kStructValue: {
+      std::map<std::string, const Value*> sorted;
+      for (const auto& [k, f] : v.struct_value().fields()) sorted[k] = &f;
+      if (sorted.empty()) {
+        out->append("{}");
+        return;
+      }
+      out->append("{\n");
+      bool first = true;
+      for (const auto& [k, f] : sorted) {
+        if (!first) out->append(",\n");
+        first = false;
+        absl::StrAppend(out, pad, JsonQuote(k), ": ");
+        Write(*f, indent + 2, out);
+      }
+      absl::StrAppend(out, "\n", std::string(indent, ' '), "}");
+      return;
+    }
+    case Value::kListValue: {
+      if (v.list_value().values().empty()) {
+        out->append("[]");
+        return;
+      }
+      out->append("[\n");
+      bool first = true;
+      for (const Value& e : v.list_value().values()) {
+        if (!first) out->append(",\n");
+        first = false;
+        out->append(pad);
+        Write(e, indent + 2, out);
+      }
+      absl::StrAppend(out, "\n", std::string(indent, ' '), "]");
+      return;
+    }
+    case Value::kStringValue:
+      out->append(JsonQuote(v.string_value()));
+      return;
+    case Value::kBoolValue:
+      out->append(v.bool_value() ? "true" : "false");
+      return;
+    case Value::kNumberValue:
+      absl::StrAppend(out, v.number_value());
+      return;
+    default:
+      out->append("null");
+  }
+}
+
 }  // namespace
 
 std::string OpenApiDocument(const std::vector<Route>& routes, const std::string& title,
@@ -280,9 +332,8 @@ std::string OpenApiDocument(const std::vector<Route>& routes, const std::string&
                       {"paths", paths},
                       {"components", Object({{"schemas", schemas.Components()}})}});
   std::string out;
-  google::protobuf::util::JsonPrintOptions options;
-  options.add_whitespace = true;
-  OTA_CHECK(google::protobuf::util::MessageToJsonString(doc, &out, options).ok());
+  Write(doc, 0, &out);
+  out.push_back('\n');
   return out;
 }
 
