@@ -1,5 +1,6 @@
 #include "server/gateway/gateway.h"
 
+#include <cstring>
 #include <deque>
 #include <thread>
 
