@@ -194,7 +194,15 @@ void QueryParameters(const Descriptor* type, const std::string& prefix,
       QueryParameters(f->message_type(), name + ".", taken, open, schemas, out);
       continue;
     }
-    if (f->type() == FieldDescriptor::TYPE_MESSAGE) continue;
+    if (f->type() == FieldDescriptor::TYPE_MESSAGE) {
+      // Well-known types with a scalar JSON form only.
+      Value schema = schemas->Element(f);
+      const auto& fields = schema.struct_value().fields();
+      if (!fields.count("type") || fields.at("type").string_value() == "object" ||
+          fields.at("type").string_value() == "array") {
+        continue;
+      }
+    }
     *out->add_values() = schemas->Describe(Object({{"name", Str(name)},
                                                    {"in", Str("query")},
                                                    {"required", Bool(false)},
