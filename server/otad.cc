@@ -39,6 +39,9 @@
 #include "server/campaigns/campaigns.h"
 #include "server/cluster/events.h"
 #include "server/cluster/lease.h"
+#include "server/gateway/admin_services.h"
+#include "server/gateway/api_descriptors.h"
+#include "server/gateway/gateway.h"
 #include "server/http/http_server.h"
 #include "server/http/payload_handler.h"
 #include "server/notify/device_hub.h"
@@ -48,7 +51,8 @@
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7400",
           "host:port for gRPC; port 0 picks a free port (printed at start)");
 ABSL_FLAG(std::string, http_address, "127.0.0.1:7480",
-          "host:port for payload downloads, /metrics and /healthz; port 0 picks one");
+          "host:port for payload downloads, the REST API (/v1/, /openapi.json), /metrics and "
+          "/healthz; port 0 picks one");
 ABSL_FLAG(int, http_threads, 2, "HTTP worker threads");
 ABSL_FLAG(int, http_idle_timeout_seconds, 30, "close HTTP connections idle this long");
 ABSL_FLAG(int, http_connection_limit, 4096, "HTTP connections at most");
@@ -287,6 +291,18 @@ int Serve() {
     }
     url_key = std::string(absl::StripTrailingAsciiWhitespace(*key));
   }
+  // The REST gateway calls the services through gRPC, in process.
+  grpc::ChannelArguments gateway_channel;
+  gateway_channel.SetMaxReceiveMessageSize(64 << 20);
+  gateway::GatewayOptions gateway_options;
+  gateway_options.descriptor_set = std::string(gateway::ApiDescriptorSet());
+  auto gateway = gateway::Gateway::Create(server->InProcessChannel(gateway_channel),
+                                          gateway::AdminServices(), gateway_options);
+  if (!gateway.ok()) {
+    std::cerr << "otad: REST gateway: " << gateway.status() << "\n";
+    return 1;
+  }
+  auto rest = [g = gateway->get()](const HttpRequest& r) { return g->Handle(r); };
   PayloadHandler payloads(blobs->get(), &common::RealClock(), url_key);
   HttpServerOptions http_options;
   http_options.address = absl::GetFlag(FLAGS_http_address);
@@ -297,6 +313,8 @@ int Serve() {
   auto http = HttpServer::Start(
       http_options,
       {{kPayloadPrefix, [&payloads](const HttpRequest& r) { return payloads.Handle(r); }},
+       {"/v1/", rest},
+       {"/openapi.json", rest},
        {"/metrics",
         [&](const HttpRequest&) {
           connected_gauge.Set(static_cast<double>(hub.connected()));
@@ -387,6 +405,10 @@ int Serve() {
     int sig = 0;
     sigwait(&signals, &sig);
     std::cout << "otad: signal " << sig << ", shutting down" << std::endl;
+    // HTTP first, then the gateway: its in-process channel would hold
+    // Shutdown up to its deadline.
+    http->reset();
+    gateway->reset();
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   });
   server->Wait();

@@ -21,6 +21,14 @@ bool AdvisoryLease::Hold() {
 }
 
 void AdvisoryLease::Release() {
+  if (held_ && conn_ != nullptr) {
+    try {
+      pqxx::nontransaction txn(*conn_);
+      txn.exec_params("SELECT pg_advisory_unlock($1)", key_);
+    } catch (const std::exception&) {
+      // The session is gone, and the lock with it.
+    }
+  }
   conn_.reset();
   held_ = false;
 }

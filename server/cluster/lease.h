@@ -33,7 +33,7 @@ class AdvisoryLease {
   // failure to reach PostgreSQL is false (and the lease is given up).
   bool Hold();
 
-  // Gives the lock up (closes the connection).
+  // Gives the lock up at once (unlocks, then closes the connection).
   void Release();
 
   bool held() const { return held_; }
