@@ -8,7 +8,8 @@
 # poweroff. U-Boot's environment (a pflash image) loads both scripts and
 # sources the boot script, as the seed's bootcmd does from NAND.
 #
-# Every header is made by ota-bootsim (the boot_header library). For each
+# Every header is made by ota-bootsim, or by put_boot_header for states its
+# commands never produce; both encode with the boot_header library. For each
 # scenario the same starting header also goes through `ota-bootsim boot`;
 # the test checks the slot U-Boot booted, the reason it printed, and that
 # the disk afterwards equals the starting disk with ota-bootsim's bootflags
@@ -17,6 +18,7 @@ set -uo pipefail
 
 runfiles="${TEST_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}/ota"
 bootsim="$runfiles/device/boot/ota-bootsim"
+put_header="$runfiles/test/uboot/put_boot_header"
 boot_cmd="$runfiles/deploy/uboot/boot.cmd"
 board_cmd="$runfiles/test/uboot/virtio_board.cmd"
 uboot=/usr/lib/u-boot/qemu_arm64/u-boot.bin
@@ -96,17 +98,18 @@ check() {
   fi
 }
 
-# scenario NAME FLAGS WANT [SHOW]: powers on once with the bootflags area
-# FLAGS and checks that U-Boot
+# scenario NAME FLAGS WANT [SHOW [SIM]]: powers on once with the bootflags
+# area FLAGS and checks that U-Boot
 #   - prints "ota: WANT" ("boot b: trial attempt 1 of 2", or "no bootable
-#     slot: ..."), as ota-bootsim prints for the same header;
+#     slot: ..."), as ota-bootsim prints for the same header (SIM when
+#     they differ on purpose: hex numbers, ", " between reasons);
 #   - boots the slot WANT names, with ota.slot= set, or none;
 #   - leaves the disk as ota-bootsim leaves the bootflags area, byte for
 #     byte (nothing else on the disk changes);
 #   - leaves a header whose `ota-bootsim show` has the line SHOW.
 # FLAGS becomes the state after the power-on, for the next scenario.
 scenario() {
-  local name="$1" flags="$2" want="$3" show="${4:-}"
+  local name="$1" flags="$2" want="$3" show="${4:-}" sim_want="${5:-$3}"
   echo "--- $name"
   cp "$flags" sim.img
   local sim rc before=$failures
@@ -119,11 +122,11 @@ scenario() {
   check "$name: U-Boot prints \"ota: $want\"" grep -qxF "ota: $want" console.log
   if [[ "$want" == "boot "[ab]:* ]]; then
     local slot="${want:5:1}"
-    check "$name: ota-bootsim agrees (\"$sim\")" test "$sim" = "$want"
+    check "$name: ota-bootsim agrees (\"$sim\")" test "$sim" = "$sim_want"
     check "$name: boots root_$slot" grep -qE "^ota-test: bootm root_$slot: .* ubi.mtd=root_$slot ota.slot=$slot$" console.log
   else
     # ota-bootsim adds each copy's reason in parentheses.
-    check "$name: ota-bootsim agrees (\"$sim\")" test "${sim%% (*}" = "$want"
+    check "$name: ota-bootsim agrees (\"$sim\")" test "${sim%% (*}" = "$sim_want"
     check "$name: boots nothing" grep -qx "ota-test: script ended" console.log
     check "$name: no bootm" bash -c "! grep -q '^ota-test: bootm' console.log"
   fi
@@ -195,6 +198,44 @@ expect "both copies bad CRC: show" 1 "no valid boot header" -- "$bootsim" show -
 # An erased area (the factory header never written): the same.
 head -c "$flags_size" /dev/zero | tr '\0' '\377' > state.img
 scenario "erased bootflags" state.img "no bootable slot: no valid boot header"
+
+# The counter is 64 bits; the script adds and compares it as two 32-bit
+# words. Writing after counter 0xffffffff carries into the high word.
+rm -f state.img
+"$put_header" state.img 0 counter=$((0xffffffff)) active=b trial=1 left=2 attempts=2 bootable=ab
+"$put_header" state.img 1 counter=$((0xfffffffe)) active=a
+scenario "counter carries" state.img "boot b: trial attempt 1 of 2" "counter  4294967296"
+# The high word decides: now copy 1 (0x1_00000000) is newer than copy 0
+# (0x0_ffffffff) although its low word is lower ...
+scenario "counter high word, copy 1 newer" state.img "boot b: trial attempt 2 of 2" "counter  4294967297"
+# ... and the same the other way round.
+rm -f state.img
+"$put_header" state.img 0 counter=$((0x200000000)) active=b bootable=ab
+"$put_header" state.img 1 counter=$((0xffffffff)) active=a
+scenario "counter high word, copy 0 newer" state.img "boot b: committed" "counter  8589934592"
+
+# The active slot is not bootable: fall back to the other one.
+rm -f state.img
+"$put_header" state.img 0 counter=1 active=b bootable=a
+scenario "active slot not bootable" state.img "boot a: fallback: b not bootable" "active   a (committed)"
+
+# Neither slot can boot: no boot, nothing written.
+rm -f state.img
+"$put_header" state.img 0 counter=1 active=a bootable=none
+scenario "no slot bootable" state.img "no bootable slot: a not bootable, b not bootable" "" \
+  "no bootable slot: a not bootable; b not bootable"
+rm -f state.img
+"$put_header" state.img 1 counter=7 active=b trial=1 left=0 attempts=3 bootable=b
+scenario "trial exhausted, other slot not bootable" state.img \
+  "no bootable slot: attempts exhausted on b, a not bootable" "" \
+  "no bootable slot: attempts exhausted on b; a not bootable"
+
+# Twelve attempts: the script counts in hex ("1 of c"); the header is the
+# same.
+rm -f state.img
+"$put_header" state.img 0 counter=1 active=b trial=1 left=12 attempts=12 bootable=ab
+scenario "twelve attempts" state.img "boot b: trial attempt 1 of c" \
+  "active   b (trial, 11 of 12 attempts left)" "boot b: trial attempt 1 of 12"
 
 # The bootflags area cannot be written (a read-only disk): the trial's
 # attempt cannot be recorded, so nothing boots, as when Boot()'s write
