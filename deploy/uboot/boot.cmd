@@ -3,7 +3,9 @@
 # This is Boot() of device/boot/boot_header.h, step for step; read that
 # file first. The record, the choice of copy, the trial countdown and the
 # fallback are the same; ota-bootsim runs the same logic on a host, and the
-# tests in device/boot/ pin it down. Differences, all forced by U-Boot:
+# tests in device/boot/ pin it down. test/uboot/ runs this script in U-Boot
+# under QEMU and checks each decision, and the bytes written, against
+# ota-bootsim's. Differences, all forced by U-Boot:
 #   - no image SHA-256 check (BootOptions::verify_image): after ubiformat,
 #     raw NAND holds UBI's own headers, not the image bytes that were
 #     hashed; UBI and the root filesystem check themselves;
@@ -70,8 +72,9 @@ setenv ota_boot_slot 'ubi part ${ota_part} && ubi read ${ota_loadaddr} ${ota_ker
 # A board without this NAND layout, such as the QEMU harness in
 # test/uboot/, sets ota_board_script to the RAM address of a script (as
 # mkimage makes) that redefines any of the settings above; it runs here.
-# Unset on the seed's board. (One word on purpose: hush splits a quoted
-# "${var}" holding several words, so test -n could not check a command.)
+# Unset on the seed's board. (An address rather than commands: U-Boot's
+# hush parses an expanded value again, so "${var}" holding quotes, as the
+# commands above do, makes test fail or a syntax error end the script.)
 if test -n "${ota_board_script}"; then
   source ${ota_board_script}
 fi
