@@ -3,7 +3,9 @@
 # This is Boot() of device/boot/boot_header.h, step for step; read that
 # file first. The record, the choice of copy, the trial countdown and the
 # fallback are the same; ota-bootsim runs the same logic on a host, and the
-# tests in device/boot/ pin it down. Differences, all forced by U-Boot:
+# tests in device/boot/ pin it down. test/uboot/ runs this script in U-Boot
+# under QEMU and checks each decision, and the bytes written, against
+# ota-bootsim's. Differences, all forced by U-Boot:
 #   - no image SHA-256 check (BootOptions::verify_image): after ubiformat,
 #     raw NAND holds UBI's own headers, not the image bytes that were
 #     hashed; UBI and the root filesystem check themselves;
@@ -46,12 +48,36 @@ setenv ota_loadaddr 0x84000000
 setenv ota_bootm_suffix
 
 # RAM for the two copies as read, the header to write, and crc32 output.
-# Keep clear of ota_loadaddr and of where this script itself was loaded.
+# Each of the first three takes ota_span bytes; 256 KiB apart leaves room
+# for erase blocks up to that size. Keep clear of ota_loadaddr and of where
+# this script itself was loaded (0x88100000 in README.md).
 setenv ota_buf0 0x88000000
-setenv ota_buf1 0x88010000
-setenv ota_new 0x88020000
-setenv ota_crc_raw 0x88030000
-setenv ota_crc_le 0x88030010
+setenv ota_buf1 0x88040000
+setenv ota_new 0x88080000
+setenv ota_crc_raw 0x880C0000
+setenv ota_crc_le 0x880C0010
+
+# Flash access and the final boot, as commands for `run`; each must fail
+# (non-zero status) when it does not complete.
+#   ota_read_copy   read ${ota_span} bytes at flash offset ${ota_off} into
+#                   RAM at ${ota_h}
+#   ota_write_copy  erase ${ota_span} bytes at flash offset ${ota_dst} and
+#                   write them from RAM at ${ota_new}
+#   ota_boot_slot   boot partition ${ota_part} (root_a or root_b), with
+#                   bootargs already set; returns only when that fails
+setenv ota_read_copy 'nand read ${ota_h} ${ota_off} ${ota_span}'
+setenv ota_write_copy 'nand erase ${ota_dst} ${ota_span} && nand write ${ota_new} ${ota_dst} ${ota_span}'
+setenv ota_boot_slot 'ubi part ${ota_part} && ubi read ${ota_loadaddr} ${ota_kernel_volume} && bootm ${ota_loadaddr}${ota_bootm_suffix}'
+
+# A board without this NAND layout, such as the QEMU harness in
+# test/uboot/, sets ota_board_script to the RAM address of a script (as
+# mkimage makes) that redefines any of the settings above; it runs here.
+# Unset on the seed's board. (An address rather than commands: U-Boot's
+# hush parses an expanded value again, so "${var}" holding quotes, as the
+# commands above do, makes test fail or a syntax error end the script.)
+if test -n "${ota_board_script}"; then
+  source ${ota_board_script}
+fi
 
 # ---------------------------------------------------------------------------
 # CRC-32. Header copies carry the CRC-32/IEEE of their first 0x7C bytes,
@@ -112,7 +138,7 @@ if test ${ota_fail} = 0; then
     fi
     setenv ota_ok 0
     mw.b ${ota_h} 0 80
-    if nand read ${ota_h} ${ota_off} ${ota_span}; then
+    if run ota_read_copy; then
       setexpr ota_p ${ota_h} + 4
       if itest.l *${ota_h} -eq 4241544f && itest.l *${ota_p} -eq 31544f4f; then
         run ota_crc
@@ -268,7 +294,7 @@ if test ${ota_boot} != none && test ${ota_changed} = 1; then
   setenv ota_h ${ota_new}
   run ota_crc
   cp.l ${ota_crc_le} ${ota_f_crc} 1
-  if nand erase ${ota_dst} ${ota_span} && nand write ${ota_new} ${ota_dst} ${ota_span}; then
+  if run ota_write_copy; then
     echo "ota: boot header written at ${ota_dst}"
   else
     echo "ota: cannot record the boot decision at ${ota_dst}; not booting"
@@ -295,9 +321,7 @@ else
   fi
   echo "ota: boot ${ota_name}: ${ota_reason}"
   setenv bootargs ${ota_bootargs} ubi.mtd=${ota_part} ota.slot=${ota_name}
-  if ubi part ${ota_part} && ubi read ${ota_loadaddr} ${ota_kernel_volume}; then
-    bootm ${ota_loadaddr}${ota_bootm_suffix}
-  fi
+  run ota_boot_slot
   echo "ota: cannot start slot ${ota_name}; resetting"
   reset
 fi
