@@ -221,8 +221,12 @@ echo "== summary: campaign $state; $updated of $devices devices run 2.0.0, $roll
 cat <<MSG
 
 Where to look next (otad stops when this script ends; --keep leaves it running):
-  OTACTL_SERVER=$grpc_addr bazel-bin/tools/otactl/otactl device list --filter='attr.region == "eu"'
-  OTACTL_SERVER=$grpc_addr bazel-bin/tools/otactl/otactl device get gw-0001
+  export OTACTL_SERVER=$grpc_addr OTACTL_TOKEN=$OTACTL_TOKEN
+  bazel-bin/tools/otactl/otactl device list --filter='attr.region == "eu"'
+  bazel-bin/tools/otactl/otactl audit list
+  curl -s -H "Authorization: Bearer \$OTACTL_TOKEN" http://$http_addr/v1/campaigns/$campaign_id
+  curl -s -H "Authorization: Bearer \$OTACTL_TOKEN" "http://$http_addr/v1/devices?filter=attr.region%20%3D%3D%20%22eu%22"
+  curl -s http://$http_addr/openapi.json | head -c 300
   curl -s http://$http_addr/metrics | grep otad_
   curl -sI http://$http_addr/payloads/$sha
   less $work/fleet/gw-0001/device.log
