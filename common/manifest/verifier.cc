@@ -9,17 +9,14 @@
 
 namespace ota::common {
 
-absl::StatusOr<VerifiedManifest> VerifyManifest(
-    const ota::v1::SignedManifest& signed_manifest, const TrustStore& trust,
-    int64_t now_unix, size_t max_size) {
-  if (absl::Status s = CheckSignedManifestEnvelope(signed_manifest, max_size);
-      !s.ok()) {
-    return s;
-  }
+absl::StatusOr<std::vector<std::string>> VerifySignatures(
+    absl::string_view message,
+    const google::protobuf::RepeatedPtrField<ota::v1::Signature>& signatures,
+    const TrustStore& trust, int64_t now_unix, absl::string_view what) {
   std::vector<std::string> verified;
   std::vector<std::string> unknown;
   absl::Status key_problem;
-  for (const ota::v1::Signature& sig : signed_manifest.signatures()) {
+  for (const ota::v1::Signature& sig : signatures) {
     const TrustedKey* key = trust.Find(sig.key_id());
     if (key == nullptr) {
       unknown.push_back(sig.key_id());
@@ -45,12 +42,11 @@ absl::StatusOr<VerifiedManifest> VerifyManifest(
     }
     // A trusted key's signature that fails means the bytes were altered:
     // refuse outright rather than look for another signature.
-    if (absl::Status s = key->key.Verify(signed_manifest.manifest(), sig.signature());
-        !s.ok()) {
+    if (absl::Status s = key->key.Verify(message, sig.signature()); !s.ok()) {
       return ReasonError(absl::StatusCode::kDataLoss,
                          ota::v1::REASON_SIGNATURE_INVALID,
                          absl::StrCat("signature by key ", sig.key_id(),
-                                      " does not verify over the manifest: ",
+                                      " does not verify over the ", what, ": ",
                                       s.message()));
     }
     if (std::find(verified.begin(), verified.end(), sig.key_id()) ==
@@ -72,10 +68,23 @@ absl::StatusOr<VerifiedManifest> VerifyManifest(
                        absl::StrCat("no signature is by a trusted key (signed by ",
                                     absl::StrJoin(unknown, ", "), ")"));
   }
+  return verified;
+}
+
+absl::StatusOr<VerifiedManifest> VerifyManifest(
+    const ota::v1::SignedManifest& signed_manifest, const TrustStore& trust,
+    int64_t now_unix, size_t max_size) {
+  if (absl::Status s = CheckSignedManifestEnvelope(signed_manifest, max_size);
+      !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<std::vector<std::string>> verified = VerifySignatures(
+      signed_manifest.manifest(), signed_manifest.signatures(), trust, now_unix, "manifest");
+  if (!verified.ok()) return verified.status();
   absl::StatusOr<ota::v1::Manifest> manifest = ParseManifestBody(signed_manifest);
   if (!manifest.ok()) return manifest.status();
   return VerifiedManifest{signed_manifest, *std::move(manifest),
-                          std::move(verified)};
+                          *std::move(verified)};
 }
 
 absl::StatusOr<VerifiedManifest> VerifyManifest(absl::string_view bytes,

@@ -42,6 +42,14 @@ absl::StatusOr<VerifiedManifest> VerifyManifest(
     const ota::v1::SignedManifest& signed_manifest, const TrustStore& trust,
     int64_t now_unix, size_t max_size = kMaxSignedManifestSize);
 
+// The distinct trusted keys whose `signatures` over `message` verify, at
+// least trust.threshold() of them, with the signature errors above
+// otherwise; `what` names the message in them ("manifest", "key list").
+absl::StatusOr<std::vector<std::string>> VerifySignatures(
+    absl::string_view message,
+    const google::protobuf::RepeatedPtrField<ota::v1::Signature>& signatures,
+    const TrustStore& trust, int64_t now_unix, absl::string_view what);
+
 // The same for an encoded SignedManifest.
 absl::StatusOr<VerifiedManifest> VerifyManifest(
     absl::string_view bytes, const TrustStore& trust, int64_t now_unix,
