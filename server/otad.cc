@@ -29,6 +29,8 @@
 #include "common/base/file.h"
 #include "server/api/services.h"
 #include "server/campaigns/campaigns.h"
+#include "server/gateway/admin_services.h"
+#include "server/gateway/gateway.h"
 #include "server/notify/device_hub.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
@@ -42,7 +44,8 @@
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7400",
           "host:port for gRPC; port 0 picks a free port (printed at start)");
 ABSL_FLAG(std::string, http_address, "127.0.0.1:7480",
-          "host:port for payload downloads, /metrics and /healthz; port 0 picks one");
+          "host:port for payload downloads, the REST API (/v1/, /openapi.json), /metrics and "
+          "/healthz; port 0 picks one");
 ABSL_FLAG(int, http_threads, 2, "HTTP worker threads");
 ABSL_FLAG(int, http_idle_timeout_seconds, 30, "close HTTP connections idle this long");
 ABSL_FLAG(int, http_connection_limit, 4096, "HTTP connections at most");
@@ -212,6 +215,16 @@ int Serve() {
     }
     url_key = std::string(absl::StripTrailingAsciiWhitespace(*key));
   }
+  // The REST gateway calls the services through gRPC, in process.
+  grpc::ChannelArguments gateway_channel;
+  gateway_channel.SetMaxReceiveMessageSize(64 << 20);
+  auto gateway = gateway::Gateway::Create(server->InProcessChannel(gateway_channel),
+                                          gateway::AdminServices());
+  if (!gateway.ok()) {
+    std::cerr << "otad: REST gateway: " << gateway.status() << "\n";
+    return 1;
+  }
+  auto rest = [g = gateway->get()](const HttpRequest& r) { return g->Handle(r); };
   prometheus::Registry metrics;
   PayloadHandler payloads(blobs->get(), &common::RealClock(), url_key);
   HttpServerOptions http_options;
@@ -223,6 +236,8 @@ int Serve() {
   auto http = HttpServer::Start(
       http_options,
       {{kPayloadPrefix, [&payloads](const HttpRequest& r) { return payloads.Handle(r); }},
+       {"/v1/", rest},
+       {"/openapi.json", rest},
        {"/metrics",
         [&metrics](const HttpRequest&) {
           HttpResponse r = HttpResponse::Text(

@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
 
@@ -25,9 +27,94 @@ namespace {
 
 // Per-request state kept by libmicrohttpd between calls of the handler.
 struct RequestState {
+  std::string target;
+  bool headers_seen = false;
   std::string body;
   bool too_large = false;
 };
+
+// Keeps the request target as sent, before libmicrohttpd decodes the path.
+void* StartRequest(void*, const char* uri, MHD_Connection*) {
+  auto* rs = new RequestState();
+  rs->target = uri == nullptr ? "" : uri;
+  return rs;
+}
+
+struct BodyStream;
+
+// The streamed bodies being sent. libmicrohttpd refuses to stop while a
+// connection is suspended, so the server resumes them all first.
+struct StreamRegistry {
+  absl::Mutex mu;
+  std::set<BodyStream*> live ABSL_GUARDED_BY(mu);
+};
+
+// Ties an HttpBodySource to its connection: a Read that finds nothing ready
+// suspends the connection, so no worker thread waits on it, and the
+// source's wake resumes it.
+struct BodyStream {
+  std::shared_ptr<HttpBodySource> source;
+  MHD_Connection* connection = nullptr;
+  StreamRegistry* registry = nullptr;
+  absl::Mutex mu;
+  bool suspended ABSL_GUARDED_BY(mu) = false;
+  bool closed ABSL_GUARDED_BY(mu) = false;
+  // The server stops: the body ends where it is.
+  bool stopping ABSL_GUARDED_BY(mu) = false;
+};
+
+ssize_t ReadBody(void* cls, uint64_t, char* buf, size_t max) {
+  BodyStream* stream = static_cast<std::shared_ptr<BodyStream>*>(cls)->get();
+  absl::MutexLock lock(&stream->mu);
+  long n = stream->source->Read(buf, max);
+  if (n == HttpBodySource::kEnd) return MHD_CONTENT_READER_END_OF_STREAM;
+  if (n > 0) return n;
+  if (stream->stopping) return MHD_CONTENT_READER_END_WITH_ERROR;
+  stream->suspended = true;
+  MHD_suspend_connection(stream->connection);
+  return 0;
+}
+
+void FreeBody(void* cls) {
+  auto* stream = static_cast<std::shared_ptr<BodyStream>*>(cls);
+  {
+    absl::MutexLock lock(&(*stream)->mu);
+    (*stream)->closed = true;
+  }
+  {
+    absl::MutexLock lock(&(*stream)->registry->mu);
+    (*stream)->registry->live.erase(stream->get());
+  }
+  (*stream)->source->Close();
+  delete stream;
+}
+
+MHD_Response* StreamResponse(std::shared_ptr<HttpBodySource> source, MHD_Connection* connection,
+                             StreamRegistry* registry) {
+  auto stream = std::make_shared<BodyStream>();
+  stream->source = std::move(source);
+  stream->connection = connection;
+  stream->registry = registry;
+  {
+    absl::MutexLock lock(&registry->mu);
+    registry->live.insert(stream.get());
+  }
+  std::weak_ptr<BodyStream> weak = stream;
+  stream->source->Start([weak] {
+    std::shared_ptr<BodyStream> s = weak.lock();
+    if (s == nullptr) return;
+    absl::MutexLock lock(&s->mu);
+    if (s->suspended && !s->closed) {
+      s->suspended = false;
+      MHD_resume_connection(s->connection);
+    }
+  });
+  auto* cls = new std::shared_ptr<BodyStream>(stream);
+  MHD_Response* r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 << 10, &ReadBody,
+                                                      cls, &FreeBody);
+  if (r == nullptr) FreeBody(cls);
+  return r;
+}
 
 MHD_Result CollectArgument(void* cls, enum MHD_ValueKind, const char* key, const char* value) {
   auto* query = static_cast<std::map<std::string, std::string>*>(cls);
@@ -75,6 +162,8 @@ absl::StatusOr<sockaddr_storage> ParseAddress(const std::string& address, sockle
 
 }  // namespace
 
+struct HttpServer::Streams : StreamRegistry {};
+
 std::string HttpRequest::Header(absl::string_view name) const {
   const char* v = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                               std::string(name).c_str());
@@ -98,6 +187,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
   server->routes_ = std::move(routes);
   server->max_body_ = options.max_body;
   server->counters_ = std::make_unique<Counters>();
+  server->streams_ = std::make_unique<Streams>();
   if (options.metrics != nullptr) {
     server->counters_->requests = &prometheus::BuildCounter()
                                        .Name("otad_http_requests_total")
@@ -110,7 +200,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
              .Register(*options.metrics)
              .Add({});
   }
-  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+  unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                       MHD_ALLOW_SUSPEND_RESUME;
   if (reinterpret_cast<sockaddr*>(&*addr)->sa_family == AF_INET6) flags |= MHD_USE_IPv6;
   server->daemon_ = MHD_start_daemon(
       flags, 0, nullptr, nullptr,
@@ -123,6 +214,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, options.connection_memory,
       MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
       MHD_OPTION_NOTIFY_COMPLETED, &Completed, nullptr,
+      MHD_OPTION_URI_LOG_CALLBACK, &StartRequest, nullptr,
       MHD_OPTION_END);
   if (server->daemon_ == nullptr) {
     return absl::UnavailableError(absl::StrCat("cannot serve HTTP on ", options.address));
@@ -133,7 +225,19 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
 }
 
 HttpServer::~HttpServer() {
-  if (daemon_ != nullptr) MHD_stop_daemon(daemon_);
+  if (daemon_ == nullptr) return;
+  {
+    absl::MutexLock lock(&streams_->mu);
+    for (BodyStream* stream : streams_->live) {
+      absl::MutexLock stream_lock(&stream->mu);
+      stream->stopping = true;
+      if (stream->suspended) {
+        stream->suspended = false;
+        MHD_resume_connection(stream->connection);
+      }
+    }
+  }
+  MHD_stop_daemon(daemon_);
 }
 
 const HttpHandler* HttpServer::Route(absl::string_view path) const {
@@ -153,11 +257,12 @@ int HttpServer::Dispatch(void* cls, MHD_Connection* connection, const char* url,
                          const char* method, const char*, const char* upload_data,
                          size_t* upload_data_size, void** state) {
   auto* self = static_cast<HttpServer*>(cls);
-  if (*state == nullptr) {
-    *state = new RequestState();
+  if (*state == nullptr) *state = new RequestState();
+  auto* rs = static_cast<RequestState*>(*state);
+  if (!rs->headers_seen) {
+    rs->headers_seen = true;
     return MHD_YES;  // headers only so far; body (if any) follows
   }
-  auto* rs = static_cast<RequestState*>(*state);
   if (*upload_data_size != 0) {
     if (rs->body.size() + *upload_data_size > self->max_body_) {
       rs->too_large = true;
@@ -171,6 +276,7 @@ int HttpServer::Dispatch(void* cls, MHD_Connection* connection, const char* url,
   HttpRequest request;
   request.method = method;
   request.path = url;
+  request.target = rs->target;
   request.connection = connection;
   MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, &CollectArgument, &request.query);
   HttpResponse response;
@@ -189,6 +295,8 @@ int HttpServer::Dispatch(void* cls, MHD_Connection* connection, const char* url,
     r = MHD_create_response_from_fd_at_offset64(response.length, response.fd,
                                                  response.offset);
     body_bytes = response.length;
+  } else if (response.source != nullptr) {
+    r = StreamResponse(std::move(response.source), connection, self->streams_.get());
   } else {
     r = MHD_create_response_from_buffer(response.body.size(),
                                         const_cast<char*>(response.body.data()),

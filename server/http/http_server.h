@@ -13,7 +13,8 @@
 // with sendfile and is never read into memory. Limits bound what one client
 // can hold: connections in all and per address, header memory per
 // connection, request body size, and an idle timeout after which a silent
-// or slow connection is closed.
+// or slow connection is closed. A body of unknown length (server-sent
+// events, streamed JSON) comes from an HttpBodySource and goes out chunked.
 #ifndef OTA_SERVER_HTTP_HTTP_SERVER_H_
 #define OTA_SERVER_HTTP_HTTP_SERVER_H_
 
@@ -41,12 +42,37 @@ struct HttpRequest {
   std::string method;
   // The decoded path, without the query.
   std::string path;
+  // The request target as the client sent it: path and query, not decoded.
+  std::string target;
   std::map<std::string, std::string> query;
   std::string body;
   // The value of request header `name` (case-insensitive), or empty.
   std::string Header(absl::string_view name) const;
 
   MHD_Connection* connection = nullptr;
+};
+
+// A response body produced while it is sent, of a length not known in
+// advance; the server sends it with chunked transfer encoding. The server
+// calls Start once, then Read from its worker threads whenever the client
+// can take more, and Close once when it is done with the body: sent
+// completely, or the client went away. A source is never read after Close.
+class HttpBodySource {
+ public:
+  static constexpr long kEnd = -1;
+
+  virtual ~HttpBodySource() = default;
+
+  // `wake` is to be called, from any thread and without holding a lock
+  // that Read takes, whenever bytes become ready or the body ends after
+  // Read returned 0. It may be called after Close; it then does nothing.
+  virtual void Start(std::function<void()> wake) = 0;
+  // Copies up to `max` ready bytes into `buf` and returns how many; 0 when
+  // none are ready yet (the connection then waits for `wake` without
+  // holding a worker thread); kEnd when the body is complete. Never blocks.
+  virtual long Read(char* buf, size_t max) = 0;
+  // The server is done with the body; the source stops producing it.
+  virtual void Close() = 0;
 };
 
 struct HttpResponse {
@@ -58,6 +84,8 @@ struct HttpResponse {
   int fd = -1;
   uint64_t offset = 0;
   uint64_t length = 0;
+  // When set (and fd < 0), the body comes from this source, chunked.
+  std::shared_ptr<HttpBodySource> source;
 
   // A text/plain response.
   static HttpResponse Text(int status, std::string body);
@@ -98,6 +126,7 @@ class HttpServer {
 
  private:
   struct Counters;
+  struct Streams;
   HttpServer() = default;
   static int Dispatch(void* cls, MHD_Connection* connection, const char* url,
                       const char* method, const char* version, const char* upload_data,
@@ -109,6 +138,7 @@ class HttpServer {
   size_t max_body_ = 0;
   std::vector<std::pair<std::string, HttpHandler>> routes_;
   std::unique_ptr<Counters> counters_;
+  std::unique_ptr<Streams> streams_;
 };
 
 }  // namespace ota::server
