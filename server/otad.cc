@@ -40,6 +40,7 @@
 #include "server/http/http_server.h"
 #include "server/http/payload_handler.h"
 #include "server/store/database.h"
+#include "server/web/web_ui.h"
 
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7400",
           "host:port for gRPC; port 0 picks a free port (printed at start)");
@@ -225,6 +226,7 @@ int Serve() {
     return 1;
   }
   auto rest = [g = gateway->get()](const HttpRequest& r) { return g->Handle(r); };
+  web::WebUi web_ui(web::EmbeddedWebFiles());
   prometheus::Registry metrics;
   PayloadHandler payloads(blobs->get(), &common::RealClock(), url_key);
   HttpServerOptions http_options;
@@ -238,6 +240,7 @@ int Serve() {
       {{kPayloadPrefix, [&payloads](const HttpRequest& r) { return payloads.Handle(r); }},
        {"/v1/", rest},
        {"/openapi.json", rest},
+       {"/", [&web_ui](const HttpRequest& r) { return web_ui.Handle(r); }},
        {"/metrics",
         [&metrics](const HttpRequest&) {
           HttpResponse r = HttpResponse::Text(

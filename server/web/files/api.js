@@ -62,3 +62,16 @@ export function streamError(data) {
     return new ApiError(0, "UNKNOWN", data);
   }
 }
+
+// Every item of a paged list call: `field` of each page, following
+// nextPageToken, at most `limit` items.
+export async function listAll(path, field, params = {}, limit = 10000) {
+  const items = [];
+  let pageToken = "";
+  do {
+    const page = await get(path, { ...params, pageSize: 1000, pageToken });
+    items.push(...(page[field] || []));
+    pageToken = page.nextPageToken;
+  } while (pageToken && items.length < limit);
+  return items;
+}

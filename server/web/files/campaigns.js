@@ -1,8 +1,12 @@
 // The campaigns list: each campaign with its state, an overall progress bar
 // and one per started wave; refreshed every few seconds.
-import { get } from "./api.js";
+//
+// The list call returns campaigns without their statistics, so each one is
+// fetched on its own too; a campaign in a final state no longer changes and
+// is fetched once.
+import { get, listAll } from "./api.js";
 import { fill, h } from "./dom.js";
-import { badge, campaignState, progress, unixTime } from "./format.js";
+import { FINAL_CAMPAIGN_STATES, badge, campaignState, progress, unixTime } from "./format.js";
 
 const REFRESH_MS = 3000;
 
@@ -40,15 +44,20 @@ export function render(view, { showError }) {
 
   let timer = 0;
   let stopped = false;
+  const finished = new Map();  // campaign id -> campaign in a final state
+
+  async function withStats(c) {
+    if (finished.has(c.campaignId)) return finished.get(c.campaignId);
+    const full = await get(`/v1/campaigns/${encodeURIComponent(c.campaignId)}`);
+    if (FINAL_CAMPAIGN_STATES.includes(campaignState(full.state))) finished.set(full.campaignId, full);
+    return full;
+  }
+
   async function load() {
     try {
-      const campaigns = [];
-      let pageToken = "";
-      do {
-        const page = await get("/v1/campaigns", { pageSize: 100, pageToken });
-        campaigns.push(...(page.campaigns || []));
-        pageToken = page.nextPageToken;
-      } while (pageToken && campaigns.length < 1000);
+      const listed = await listAll("/v1/campaigns", "campaigns", {}, 1000);
+      const campaigns = await Promise.all(listed.map(withStats));
+      campaigns.sort((a, b) => Number(b.createdUnix) - Number(a.createdUnix) || a.name.localeCompare(b.name));
       if (stopped) return;
       fill(count, `${campaigns.length} campaign${campaigns.length === 1 ? "" : "s"}`);
       fill(body, campaigns.length

@@ -1,9 +1,14 @@
 // The devices list: online state, what each device runs, its attributes
 // and its current deployment; optionally narrowed by a filter in the
 // device filter language. Refreshed every few seconds.
-import { get } from "./api.js";
+//
+// A device's deployment is the latest one the campaigns' deployment lists
+// hold for it (the registry's own current-deployment fields win when the
+// server fills them). Deployments of campaigns in a final state no longer
+// change and are fetched once.
+import { get, listAll } from "./api.js";
 import { fill, h } from "./dom.js";
-import { badge, deploymentState, unixTime } from "./format.js";
+import { FINAL_CAMPAIGN_STATES, badge, campaignState, deploymentState, unixTime } from "./format.js";
 
 const REFRESH_MS = 5000;
 const PAGE = 100;
@@ -25,17 +30,48 @@ function attributes(device) {
   return names.map((k) => h("span", { class: "chip", "data-attribute": k }, `${k}=${all[k]}`));
 }
 
-function row(d) {
-  const state = deploymentState(d.currentDeploymentState);
+// device id -> {state, campaignId, campaignName}: each device's latest
+// deployment across the campaigns that started. `finished` caches the
+// deployments of final campaigns by campaign id.
+async function latestDeployments(finished) {
+  const latest = new Map();
+  for (const c of await listAll("/v1/campaigns", "campaigns", {}, 1000)) {
+    const state = campaignState(c.state);
+    if (state === "DRAFT") continue;
+    let deployments = finished.get(c.campaignId);
+    if (!deployments) {
+      deployments = await listAll(`/v1/campaigns/${encodeURIComponent(c.campaignId)}/deployments`,
+        "deployments");
+      if (FINAL_CAMPAIGN_STATES.includes(state)) finished.set(c.campaignId, deployments);
+    }
+    for (const d of deployments) {
+      const seen = latest.get(d.deviceId);
+      if (!seen || Number(d.updatedMs) > seen.updatedMs) {
+        latest.set(d.deviceId, {
+          state: deploymentState(d.state), campaignId: c.campaignId, campaignName: c.name,
+          updatedMs: Number(d.updatedMs),
+        });
+      }
+    }
+  }
+  return latest;
+}
+
+function row(d, latest) {
+  const deployment = d.currentDeploymentId
+    ? { state: deploymentState(d.currentDeploymentState), campaignId: d.currentCampaignId,
+      campaignName: "campaign" }
+    : latest.get(d.deviceId) || {};
   return h("tr", { "data-device-id": d.deviceId },
     h("td", {}, d.deviceId, d.clientVersion ? h("div", { class: "small muted" }, `client ${d.clientVersion}`) : null),
     h("td", { "data-field": "online" },
       h("span", { class: d.online ? "online" : "offline" }, d.online ? "online" : "offline")),
     h("td", {}, installed(d.installed)),
     h("td", { "data-field": "attributes" }, attributes(d)),
-    h("td", { "data-field": "deployment" }, badge(state, "deployment"),
-      d.currentCampaignId
-        ? h("div", { class: "small" }, h("a", { href: `#/campaigns/${d.currentCampaignId}` }, "campaign"))
+    h("td", { "data-field": "deployment" }, badge(deployment.state, "deployment"),
+      deployment.campaignId
+        ? h("div", { class: "small" },
+          h("a", { href: `#/campaigns/${deployment.campaignId}` }, deployment.campaignName))
         : null),
     h("td", { class: "small" }, unixTime(d.lastSeenUnix)));
 }
@@ -63,18 +99,22 @@ export function render(view, { showError }) {
   let timer = 0;
   let nextPageToken = "";
   let pages = 1;
+  const finished = new Map();
 
   async function load(more) {
     clearTimeout(timer);
     try {
-      const page = await get("/v1/devices", {
-        filter: filter.value.trim(),
-        onlineOnly: onlineOnly.checked ? "true" : "",
-        pageSize: PAGE,
-        pageToken: more ? nextPageToken : "",
-      });
+      const [page, latest] = await Promise.all([
+        get("/v1/devices", {
+          filter: filter.value.trim(),
+          onlineOnly: onlineOnly.checked ? "true" : "",
+          pageSize: PAGE,
+          pageToken: more ? nextPageToken : "",
+        }),
+        latestDeployments(finished),
+      ]);
       if (stopped) return;
-      const rows = (page.devices || []).map(row);
+      const rows = (page.devices || []).map((d) => row(d, latest));
       if (more) {
         body.append(...rows);
         pages++;

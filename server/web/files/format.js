@@ -76,5 +76,5 @@ export function progress(stateCounts, total, { legend = true, label = "" } = {})
       states.map((s) => h("li", { "data-state": s, "data-count": counts[s] },
         h("i", { class: `dot state-${s.toLowerCase()}` }), `${s.toLowerCase().replace("_", " ")} ${counts[s]}`)),
       h("li", { class: "muted", "data-state": "TOTAL", "data-count": Number(total || 0) },
-        `of ${Number(total || 0)} devices`)));
+        `of ${Number(total || 0)} device${Number(total) === 1 ? "" : "s"}`)));
 }
