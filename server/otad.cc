@@ -306,6 +306,10 @@ int Serve() {
     int sig = 0;
     sigwait(&signals, &sig);
     std::cout << "otad: signal " << sig << ", shutting down" << std::endl;
+    // HTTP first, then the gateway: its in-process channel would hold
+    // Shutdown up to its deadline.
+    http->reset();
+    gateway->reset();
     server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   });
   server->Wait();

@@ -1,5 +1,6 @@
 #include "server/gateway/gateway.h"
 
+#include <cstring>
 #include <deque>
 #include <thread>
 
@@ -161,9 +162,13 @@ void AddMetadata(const HttpRequest& request, grpc::ClientContext* ctx) {
 class GrpcEventStream : public HttpBodySource,
                         public std::enable_shared_from_this<GrpcEventStream> {
  public:
-  GrpcEventStream(const google::protobuf::Descriptor* output, bool sse, size_t max_queued,
-                  absl::Duration keepalive)
-      : output_(output), sse_(sse), max_queued_(max_queued), keepalive_(keepalive) {}
+  GrpcEventStream(const google::protobuf::Descriptor* output, std::string response_body, bool sse,
+                  size_t max_queued, absl::Duration keepalive)
+      : output_(output),
+        response_body_(std::move(response_body)),
+        sse_(sse),
+        max_queued_(max_queued),
+        keepalive_(keepalive) {}
 
   grpc::ClientContext* context() { return &ctx_; }
 
@@ -293,7 +298,7 @@ class GrpcEventStream : public HttpBodySource,
         if (!AwaitRead(&cq)) break;
         MessagePtr message = NewMessage(output_);
         std::string json;
-        if (!FromBuffer(in, message.get()) || !ToJson(*message, "", &json).ok()) {
+        if (!FromBuffer(in, message.get()) || !ToJson(*message, response_body_, &json).ok()) {
           ctx_.TryCancel();
           break;
         }
@@ -318,6 +323,7 @@ class GrpcEventStream : public HttpBodySource,
   }
 
   const google::protobuf::Descriptor* output_;
+  const std::string response_body_;
   const bool sse_;
   const size_t max_queued_;
   const absl::Duration keepalive_;
@@ -401,7 +407,7 @@ HttpResponse Gateway::Handle(const HttpRequest& request) const {
                                            ? ""
                                            : request.Header("Accept"),
                                        "text/event-stream");
-    auto stream = std::make_shared<GrpcEventStream>(method->output_type(), sse,
+    auto stream = std::make_shared<GrpcEventStream>(method->output_type(), route.response_body, sse,
                                                     options_.stream_buffer,
                                                     options_.stream_keepalive);
     AddMetadata(request, stream->context());

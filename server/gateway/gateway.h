@@ -45,7 +45,8 @@ struct GatewayOptions {
   size_t stream_buffer = 64;
   // A quiet stream sends a keepalive this often (a comment line in
   // server-sent events, an empty line in newline-delimited JSON), so that
-  // proxies keep it open and a client that went away is noticed.
+  // proxies keep it open and a client that went away is noticed. Keep it
+  // below the HTTP server's idle timeout.
   absl::Duration stream_keepalive = absl::Seconds(15);
   // OpenAPI document title and version.
   std::string title = "OTA update service";

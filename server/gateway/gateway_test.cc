@@ -128,6 +128,8 @@ class GatewayTest : public ::testing::Test {
     gateway_ = *std::move(gateway);
     HttpServerOptions options;
     options.address = "127.0.0.1:0";
+    // Shorter than any test's stream: a quiet stream must outlive it.
+    options.idle_timeout_seconds = 1;
     auto rest = [this](const HttpRequest& r) { return gateway_->Handle(r); };
     auto http = HttpServer::Start(options, {{"/v1/", rest}, {"/openapi.json", rest}});
     ASSERT_TRUE(http.ok()) << http.status();
@@ -306,6 +308,15 @@ TEST_F(GatewayTest, ClientLeavingCancelsTheStream) {
   EXPECT_THAT(r.body, HasSubstr("\n\n: keepalive\n\n"));
   EXPECT_TRUE(campaigns_.watch_cancelled.WaitForNotificationWithTimeout(absl::Seconds(10)))
       << "the gRPC call is cancelled once the client is gone";
+}
+
+TEST_F(GatewayTest, QuietStreamOutlivesTheIdleTimeout) {
+  Reply r = Curl("-N --max-time 3 -H 'Accept: text/event-stream'", "/v1/campaigns/forever:watch");
+  EXPECT_EQ(r.status, 200);
+  std::vector<std::string> events = absl::StrSplit(r.body, "\n\n", absl::SkipEmpty());
+  EXPECT_GE(events.size(), 10u) << "a keepalive every 200 ms for 3 s, the connection kept: "
+                                << r.body;
+  EXPECT_TRUE(campaigns_.watch_cancelled.WaitForNotificationWithTimeout(absl::Seconds(10)));
 }
 
 TEST_F(GatewayTest, StopsWithAStreamOpen) {

@@ -1,5 +1,5 @@
 // otad's HTTP/1.1 server on libmicrohttpd: payload downloads, /metrics,
-// /healthz and (later) the REST gateway share it.
+// /healthz and the REST gateway share it.
 //
 //   HttpServerOptions options;
 //   options.address = "127.0.0.1:0";
