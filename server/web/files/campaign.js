@@ -204,6 +204,13 @@ export function render(view, { showError, campaignId }) {
       show(await post(`${path}:${action.verb}`, body));
       reasonInput.value = "";
       showError(null);
+      // The watch reports changes from the state it last sent; a new one
+      // starts from the state the action made, so that a change back (say,
+      // a resume elsewhere within the watch's interval) is not lost.
+      if (source) {
+        closeStream();
+        watch();
+      }
     } catch (e) {
       showError(e);
       if (campaign) show(campaign);
