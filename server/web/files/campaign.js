@@ -25,14 +25,14 @@ const ACTIONS = [
 
 function facts(c) {
   const policy = c.policy || {};
-  const waves = (policy.waves || []).map((w) =>
+  const sizes = (policy.waves || []).map((w) =>
     w.deviceCount !== undefined ? `${w.deviceCount} devices` : `${w.percent} %`);
   const stats = c.stats || {};
   const rows = [
     ["Campaign id", c.campaignId],
     ["Manifest", c.manifestId],
     ["Device filter", c.deviceFilter || "all devices of the manifest's class"],
-    ["Waves", waves.length ? waves.join(", then ") : "one wave of every device"],
+    ["Waves", sizes.length ? sizes.join(", then ") : "one wave of every device"],
     ["Success ratio to advance", percent(policy.successRatio || 1)],
     ["Auto-stop above failure ratio", percent(policy.failureRatio)],
     ["Failure ratio now", percent(stats.failureRatio)],
