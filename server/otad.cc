@@ -30,6 +30,7 @@
 #include "server/api/services.h"
 #include "server/campaigns/campaigns.h"
 #include "server/gateway/admin_services.h"
+#include "server/gateway/api_descriptors.h"
 #include "server/gateway/gateway.h"
 #include "server/notify/device_hub.h"
 #include "prometheus/registry.h"
@@ -219,8 +220,10 @@ int Serve() {
   // The REST gateway calls the services through gRPC, in process.
   grpc::ChannelArguments gateway_channel;
   gateway_channel.SetMaxReceiveMessageSize(64 << 20);
+  gateway::GatewayOptions gateway_options;
+  gateway_options.descriptor_set = std::string(gateway::ApiDescriptorSet());
   auto gateway = gateway::Gateway::Create(server->InProcessChannel(gateway_channel),
-                                          gateway::AdminServices());
+                                          gateway::AdminServices(), gateway_options);
   if (!gateway.ok()) {
     std::cerr << "otad: REST gateway: " << gateway.status() << "\n";
     return 1;

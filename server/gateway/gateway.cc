@@ -19,6 +19,7 @@
 #include "absl/time/clock.h"
 #include "server/gateway/errors.h"
 #include "server/gateway/openapi.h"
+#include "server/gateway/proto_comments.h"
 #include "server/gateway/request_fields.h"
 
 namespace ota::server::gateway {
@@ -347,7 +348,13 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Create(std::shared_ptr<grpc::C
                                                          GatewayOptions options) {
   absl::StatusOr<std::vector<Route>> routes = RoutesForServices(services);
   if (!routes.ok()) return routes.status();
-  std::string openapi = OpenApiDocument(*routes, options.title, options.version);
+  std::unique_ptr<ProtoComments> comments;
+  if (!options.descriptor_set.empty()) {
+    auto parsed = ProtoComments::Parse(options.descriptor_set);
+    if (!parsed.ok()) return parsed.status();
+    comments = *std::move(parsed);
+  }
+  std::string openapi = OpenApiDocument(*routes, options.title, options.version, comments.get());
   std::unique_ptr<Gateway> gateway(
       new Gateway(std::move(channel), RouteTable(*std::move(routes)), std::move(options)));
   gateway->openapi_ = std::move(openapi);

@@ -51,6 +51,9 @@ struct GatewayOptions {
   // OpenAPI document title and version.
   std::string title = "OTA update service";
   std::string version = "v1";
+  // A FileDescriptorSet with source info whose comments become the OpenAPI
+  // document's descriptions (see proto_comments.h); empty for none.
+  std::string descriptor_set;
 };
 
 class Gateway {

@@ -38,6 +38,9 @@ class FakeLibrary : public gatewaytest::Library::Service {
                          gatewaytest::Files* out) override {
     out->add_paths(req->path());
     out->add_paths("x");
+    if (req->has_since()) out->add_paths(absl::StrCat("since ", req->since().seconds()));
+    if (req->has_max()) out->add_paths(absl::StrCat("max ", req->max().value()));
+    if (req->has_age()) out->add_paths(absl::StrCat("age ", req->age().seconds()));
     return grpc::Status::OK;
   }
 };
@@ -129,6 +132,22 @@ TEST_F(LibraryTest, ResponseBodyAndDeepWildcard) {
   EXPECT_EQ(r.body, R"(["a/b%2Fc/d.txt","x"])");
 }
 
+TEST_F(LibraryTest, WellKnownTypesInTheQuery) {
+  HttpResponse r = Call("GET", "/v1/files/a?since=2023-11-14T22:13:20Z&max=7&age=90s");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"(["a","x","since 1700000000","max 7","age 90"])");
+  r = Call("GET", "/v1/files/a?since=yesterday");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body,
+            R"({"code":3,"status":"INVALID_ARGUMENT","message":"query parameter \"since\": )"
+            R"(field \"since\": \"yesterday\" is not a google.protobuf.Timestamp in JSON form"})");
+  r = Call("GET", "/v1/files/a?max=many");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body,
+            R"({"code":3,"status":"INVALID_ARGUMENT","message":"query parameter \"max\": )"
+            R"(field \"value\": \"many\" is not a 64-bit integer"})");
+}
+
 TEST_F(LibraryTest, OpenApiOfEveryRule) {
   google::protobuf::Value doc;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(gateway_->openapi_json(), &doc).ok());
@@ -159,6 +178,16 @@ TEST_F(LibraryTest, OpenApiOfEveryRule) {
   EXPECT_THAT(json(shelf.at("limit")), HasSubstr(R"("format":"int64")"));
   EXPECT_THAT(json(shelf.at("parent")), HasSubstr(R"("$ref":"#/components/schemas/ota.gatewaytest.Shelf")"));
   EXPECT_THAT(json(shelf.at("counts")), HasSubstr(R"("additionalProperties")"));
+
+  std::vector<std::string> query;
+  const auto list_files = op("/v1/files/{path}", "get");
+  for (const auto& p : list_files.at("parameters").list_value().values()) {
+    query.push_back(json(p));
+  }
+  EXPECT_THAT(query, ::testing::ElementsAre(HasSubstr(R"("name":"path")"),
+                                            HasSubstr(R"("format":"date-time")"),
+                                            HasSubstr(R"("format":"int64")"),
+                                            HasSubstr(R"("name":"age")")));
 }
 
 }  // namespace

@@ -52,6 +52,21 @@ Value Ref(const std::string& name) {
 // Collects component schemas of the messages and enums it is asked about.
 class Schemas {
  public:
+  explicit Schemas(const ProtoComments* comments) : comments_(comments) {}
+
+  // `schema` with a description when `d` has a comment. A $ref takes none:
+  // OpenAPI 3.0 ignores what stands beside it.
+  template <typename D>
+  Value Describe(Value schema, const D* d) const {
+    if (comments_ == nullptr || !schema.has_struct_value() ||
+        schema.struct_value().fields().count("$ref")) {
+      return schema;
+    }
+    std::string text = comments_->Of(d);
+    if (!text.empty()) Field(&schema, "description") = Str(text);
+    return schema;
+  }
+
   // The schema of one value of `field` (the element type when repeated).
   Value Element(const FieldDescriptor* field) {
     switch (field->type()) {
@@ -106,7 +121,7 @@ class Schemas {
       for (int i = 0; i < type->value_count(); ++i) {
         *values.mutable_list_value()->add_values() = Str(type->value(i)->name());
       }
-      schemas_[name] = Object({{"type", Str("string")}, {"enum", values}});
+      schemas_[name] = Describe(Object({{"type", Str("string")}, {"enum", values}}), type);
     }
     return Ref(name);
   }
@@ -139,9 +154,9 @@ class Schemas {
       Value properties = Object({});
       for (int i = 0; i < type->field_count(); ++i) {
         const FieldDescriptor* f = type->field(i);
-        Field(&properties, f->json_name()) = Of(f);
+        Field(&properties, f->json_name()) = Describe(Of(f), f);
       }
-      schemas_[name] = Object({{"type", Str("object")}, {"properties", properties}});
+      schemas_[name] = Describe(Object({{"type", Str("object")}, {"properties", properties}}), type);
     }
     return Ref(name);
   }
@@ -159,6 +174,7 @@ class Schemas {
   }
 
  private:
+  const ProtoComments* comments_;
   std::map<std::string, Value> schemas_;
 };
 
@@ -178,11 +194,20 @@ void QueryParameters(const Descriptor* type, const std::string& prefix,
       QueryParameters(f->message_type(), name + ".", taken, open, schemas, out);
       continue;
     }
-    if (f->type() == FieldDescriptor::TYPE_MESSAGE) continue;
-    *out->add_values() = Object({{"name", Str(name)},
-                                 {"in", Str("query")},
-                                 {"required", Bool(false)},
-                                 {"schema", schemas->Of(f)}});
+    if (f->type() == FieldDescriptor::TYPE_MESSAGE) {
+      // Well-known types with a scalar JSON form only.
+      Value schema = schemas->Element(f);
+      const auto& fields = schema.struct_value().fields();
+      if (!fields.count("type") || fields.at("type").string_value() == "object" ||
+          fields.at("type").string_value() == "array") {
+        continue;
+      }
+    }
+    *out->add_values() = schemas->Describe(Object({{"name", Str(name)},
+                                                   {"in", Str("query")},
+                                                   {"required", Bool(false)},
+                                                   {"schema", schemas->Of(f)}}),
+                                           f);
   }
   open->erase(type);
 }
@@ -209,10 +234,11 @@ Value Operation(const Route& route, Schemas* schemas) {
       type = f->message_type();
       start = dot + 1;
     }
-    *parameters->add_values() = Object({{"name", Str(variable)},
-                                        {"in", Str("path")},
-                                        {"required", Bool(true)},
-                                        {"schema", schemas->Of(f)}});
+    *parameters->add_values() = schemas->Describe(Object({{"name", Str(variable)},
+                                                          {"in", Str("path")},
+                                                          {"required", Bool(true)},
+                                                          {"schema", schemas->Of(f)}}),
+                                                  f);
   }
   if (route.body != "*") {
     if (!route.body.empty()) taken.insert(route.body);
@@ -241,6 +267,7 @@ Value Operation(const Route& route, Schemas* schemas) {
   Value error = Object({{"description", Str("An error, with the HTTP status of its gRPC code")},
                         {"content", Object({{"application/json",
                                              Object({{"schema", Ref(kErrorSchema)}})}})}});
+  op = schemas->Describe(op, method);
   Field(&op, "responses") = Object(
       {{"200",
         Object({{"description",
@@ -309,22 +336,23 @@ void Write(const Value& v, int indent, std::string* out) {
 }  // namespace
 
 std::string OpenApiDocument(const std::vector<Route>& routes, const std::string& title,
-                            const std::string& version) {
-  Schemas schemas;
+                            const std::string& version, const ProtoComments* comments) {
+  Schemas schemas(comments);
   Value paths = Object({});
-  std::set<std::string> tags;
+  std::map<std::string, const google::protobuf::ServiceDescriptor*> tags;
   for (const Route& route : routes) {
     Value& item = Field(&paths, route.path.OpenApiPath());
     if (!item.has_struct_value()) item = Object({});
     std::string method = route.http_method;
     for (char& c : method) c = static_cast<char>(tolower(c));
     Field(&item, method) = Operation(route, &schemas);
-    tags.insert(route.method->service()->name());
+    tags[route.method->service()->name()] = route.method->service();
   }
   Value tag_list;
   tag_list.mutable_list_value();
-  for (const std::string& t : tags) {
-    *tag_list.mutable_list_value()->add_values() = Object({{"name", Str(t)}});
+  for (const auto& [name, service] : tags) {
+    *tag_list.mutable_list_value()->add_values() =
+        schemas.Describe(Object({{"name", Str(name)}}), service);
   }
   Value doc = Object({{"openapi", Str("3.0.3")},
                       {"info", Object({{"title", Str(title)}, {"version", Str(version)}})},

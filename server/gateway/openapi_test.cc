@@ -15,6 +15,8 @@
 #include "google/api/annotations.pb.h"
 #include "gtest/gtest.h"
 #include "server/gateway/admin_services.h"
+#include "server/gateway/api_descriptors.h"
+#include "server/gateway/proto_comments.h"
 
 namespace ota::server::gateway {
 namespace {
@@ -243,6 +245,40 @@ TEST_F(OpenApiTest, SchemasFollowTheJsonMapping) {
   EXPECT_EQ(ToJson(Schema("Error")),
             R"({"properties":{"code":{"format":"int32","type":"integer"},)"
             R"("message":{"type":"string"},"status":{"type":"string"}},"type":"object"})");
+}
+
+TEST_F(OpenApiTest, DescriptionsFromProtoComments) {
+  auto comments = ProtoComments::Parse(ApiDescriptorSet());
+  ASSERT_TRUE(comments.ok()) << comments.status();
+  Value doc;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  OpenApiDocument(routes_, "OTA update service", "v1", comments->get()), &doc)
+                  .ok());
+  const Value& paths = At(doc, "paths");
+  EXPECT_EQ(At(At(At(paths, "/v1/campaigns/{campaign_id}:start"), "post"), "description")
+                .string_value(),
+            "Starts a DRAFT campaign: SCHEDULED when policy.start_unix is in the\n"
+            "future, otherwise ACTIVE with its first wave picked at once.");
+  const Value& list = At(At(paths, "/v1/campaigns"), "get");
+  EXPECT_EQ(At(list, "description").string_value(), "Lists campaigns, newest first.");
+  EXPECT_EQ(ToJson(At(list, "parameters").list_value().values(1)),
+            R"({"description":"Only campaigns deploying this manifest; empty means any.",)"
+            R"("in":"query","name":"manifest_id","required":false,"schema":{"type":"string"}})");
+  std::map<std::string, std::string> tags;
+  for (const Value& t : At(doc, "tags").list_value().values()) {
+    tags[At(t, "name").string_value()] = At(t, "description").string_value();
+  }
+  EXPECT_EQ(tags["CampaignService"], "Campaign management for service managers.");
+  const Value& schemas = At(At(doc, "components"), "schemas");
+  EXPECT_EQ(At(At(schemas, "ota.v1.Campaign"), "description").string_value(), "A campaign.");
+  EXPECT_EQ(At(At(schemas, "ota.v1.CampaignState"), "description").string_value(),
+            "Where a campaign stands.");
+  const Value& props = At(At(schemas, "ota.v1.Campaign"), "properties");
+  EXPECT_EQ(ToJson(At(props, "createdUnix")),
+            R"({"description":"When it was created, Unix seconds.","format":"int64",)"
+            R"("type":"string"})");
+  EXPECT_EQ(ToJson(At(props, "state")), R"({"$ref":"#/components/schemas/ota.v1.CampaignState"})")
+      << "nothing beside a $ref";
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <limits>
 
+#include <google/protobuf/util/json_util.h>
+
 #include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -164,9 +166,30 @@ absl::Status SetFieldFromText(Message* message, absl::string_view field_path,
       repeated ? r->AddEnum(message, field, e) : r->SetEnum(message, field, e);
       return absl::OkStatus();
     }
-    case FieldDescriptor::CPPTYPE_MESSAGE:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "field \"", field_path, "\" is a message; name one of its fields"));
+    case FieldDescriptor::CPPTYPE_MESSAGE: {
+      // Well-known types whose JSON form is a scalar take that form.
+      const google::protobuf::Descriptor* type = field->message_type();
+      const bool wrapper = type->file()->name() == "google/protobuf/wrappers.proto";
+      const bool scalar_json = type->full_name() == "google.protobuf.Timestamp" ||
+                               type->full_name() == "google.protobuf.Duration" ||
+                               type->full_name() == "google.protobuf.FieldMask";
+      if (!wrapper && !scalar_json) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "field \"", field_path, "\" is a message; name one of its fields"));
+      }
+      Message* sub = repeated ? r->AddMessage(message, field) : r->MutableMessage(message, field);
+      if (wrapper) return SetFieldFromText(sub, "value", value);
+      std::string json = "\"";
+      for (char c : value) {
+        if (c == '"' || c == '\\') json.push_back('\\');
+        json.push_back(c);
+      }
+      json.push_back('"');
+      if (!google::protobuf::util::JsonStringToMessage(json, sub).ok()) {
+        return BadValue(field, value, absl::StrCat("a ", type->full_name(), " in JSON form"));
+      }
+      return absl::OkStatus();
+    }
   }
   return absl::InvalidArgumentError(absl::StrCat("field \"", field_path, "\" cannot be set"));
 }

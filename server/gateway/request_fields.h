@@ -8,8 +8,9 @@
 //
 // Text forms: decimal numbers; "true"/"false" (or "1"/"0") for bools; enum
 // values by name or number; bytes as base64 (standard or URL-safe, padding
-// optional); strings as they are. A repeated field takes one value per
-// occurrence.
+// optional); strings as they are; Timestamp, Duration and FieldMask in
+// their JSON forms ("2024-05-01T10:00:00Z", "1.5s", "a,b.c"); wrappers as
+// their value. A repeated field takes one value per occurrence.
 #ifndef OTA_SERVER_GATEWAY_REQUEST_FIELDS_H_
 #define OTA_SERVER_GATEWAY_REQUEST_FIELDS_H_
 
@@ -41,7 +42,8 @@ absl::StatusOr<std::vector<const google::protobuf::FieldDescriptor*>> ResolveFie
 // Sets (or, when repeated, appends to) the field at `field_path` of
 // `message` from `value`, creating the messages along the path.
 // INVALID_ARGUMENT naming the field when the path does not resolve, the
-// field is a map or a message, or the value does not parse for its type.
+// field is a map or a message other than the well-known types above, or
+// the value does not parse for its type.
 absl::Status SetFieldFromText(google::protobuf::Message* message, absl::string_view field_path,
                               absl::string_view value);
 

@@ -409,6 +409,8 @@ TEST_F(RestTest, ServesOpenApi) {
                 .at("operationId")
                 .string_value(),
             "CampaignService_StartCampaign");
+  EXPECT_THAT(r.body, HasSubstr(R"("description": "Starts a DRAFT campaign: SCHEDULED when )"))
+      << "proto comments become descriptions";
 }
 
 }  // namespace
