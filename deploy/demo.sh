@@ -221,6 +221,7 @@ echo "== summary: campaign $state; $updated of $devices devices run 2.0.0, $roll
 cat <<MSG
 
 Where to look next (otad stops when this script ends; --keep leaves it running):
+  the operator page: http://$http_addr/ (paste the token $OTACTL_TOKEN into its token field)
   export OTACTL_SERVER=$grpc_addr OTACTL_TOKEN=$OTACTL_TOKEN
   bazel-bin/tools/otactl/otactl device list --filter='attr.region == "eu"'
   bazel-bin/tools/otactl/otactl audit list

@@ -10,8 +10,8 @@ packages=(
   protobuf-compiler protobuf-compiler-grpc libprotobuf-dev libgrpc++-dev
   golang-github-gogo-googleapis-dev libabsl-dev libssl-dev libpqxx-dev
   libmicrohttpd-dev libcurl4-openssl-dev prometheus-cpp-dev libzstd-dev
-  # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev openssl curl
+  # tests and benchmarks (chromium: the web page's browser test)
+  libgtest-dev libgmock-dev libbenchmark-dev openssl curl chromium
   # U-Boot in QEMU for test/uboot/ (the boot script run for real)
   u-boot-qemu qemu-system-arm u-boot-tools
   # run
@@ -22,6 +22,15 @@ missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
+  fi
+done
+
+# Node.js and npm drive the browser test (test/web). A machine may have
+# them from elsewhere than Debian; Debian's are installed only when the
+# commands are missing.
+for tool in node npm; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    missing+=("$([[ $tool == node ]] && echo nodejs || echo npm)")
   fi
 done
 

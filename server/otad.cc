@@ -47,6 +47,7 @@
 #include "server/notify/device_hub.h"
 #include "server/observe/grpc_metrics.h"
 #include "server/store/database.h"
+#include "server/web/web_ui.h"
 
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7400",
           "host:port for gRPC; port 0 picks a free port (printed at start)");
@@ -303,6 +304,7 @@ int Serve() {
     return 1;
   }
   auto rest = [g = gateway->get()](const HttpRequest& r) { return g->Handle(r); };
+  web::WebUi web_ui(web::EmbeddedWebFiles());
   PayloadHandler payloads(blobs->get(), &common::RealClock(), url_key);
   HttpServerOptions http_options;
   http_options.address = absl::GetFlag(FLAGS_http_address);
@@ -315,6 +317,7 @@ int Serve() {
       {{kPayloadPrefix, [&payloads](const HttpRequest& r) { return payloads.Handle(r); }},
        {"/v1/", rest},
        {"/openapi.json", rest},
+       {"/", [&web_ui](const HttpRequest& r) { return web_ui.Handle(r); }},
        {"/metrics",
         [&](const HttpRequest&) {
           connected_gauge.Set(static_cast<double>(hub.connected()));

@@ -11,6 +11,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 bash deploy/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+bash test/web/install.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(//...)
