@@ -97,12 +97,13 @@ TEST_F(ClusterTest, OneLeaseHolderAndTakeoverWhenItsSessionEnds) {
   EXPECT_TRUE(first.Hold());  // still held, connection checked
   EXPECT_FALSE(second.Hold());
 
-  // The leader's session dies (as when its process or host does).
+  // The leader's session dies (as when its process or host does); the
+  // call waits until the backend is gone.
   {
     pqxx::connection conn(url_);
     pqxx::nontransaction txn(conn);
     pqxx::result r = txn.exec(
-        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_locks WHERE locktype = 'advisory' "
         "AND granted");
     ASSERT_EQ(r.size(), 1u);
   }
