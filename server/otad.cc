@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <memory>
 #include <thread>
 
@@ -29,6 +30,8 @@
 #include "common/base/clock.h"
 #include "common/base/file.h"
 #include "common/base/log.h"
+#include "common/crypto/ecdsa.h"
+#include "common/crypto/x509.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
@@ -73,6 +76,13 @@ ABSL_FLAG(int, deployment_poll_seconds, 30,
 ABSL_FLAG(int, engine_tick_ms, 1000, "rollout engine period; 0 turns the engine off");
 ABSL_FLAG(bool, insecure, false,
           "development mode: admin calls need no token (a warning is logged at every start)");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM certificate (chain) for TLS on the gRPC port; with --tls_key_file");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
+ABSL_FLAG(std::string, device_ca_cert_file, "",
+          "PEM certificate of the fleet CA: devices authenticate with certificates it issued, "
+          "and AccessService.IssueDeviceCertificate issues them");
+ABSL_FLAG(std::string, device_ca_key_file, "", "PEM private key of --device_ca_cert_file");
 ABSL_FLAG(std::string, name, "", "token create: the token's name");
 ABSL_FLAG(std::string, role, "", "token create: viewer, operator, publisher or admin");
 ABSL_FLAG(int64_t, expires_unix, 0, "token create: when the token stops working; 0 never");
@@ -216,14 +226,28 @@ int Serve() {
     std::cerr << "otad: WARNING: development mode (--insecure): admin calls need no token\n";
     common::LogEvent(common::LogLevel::kWarning, "security.insecure",
                      {{"message", "admin calls need no token; for development only"}});
-  } else {
-    common::LogEvent(common::LogLevel::kWarning, "security.plaintext",
-                     {{"message", "no TLS: bearer tokens cross the network in clear text"}});
   }
   AccessStore access(db->get(), &common::RealClock());
   AccessGate gate(&access, /*enforce=*/!insecure);
   deps.gate = &gate;
-  AccessServiceImpl access_service(deps, &access);
+  std::optional<DeviceCa> device_ca;
+  if (!absl::GetFlag(FLAGS_device_ca_cert_file).empty()) {
+    auto cert_pem = common::ReadFile(absl::GetFlag(FLAGS_device_ca_cert_file), 1 << 20);
+    auto key_pem = common::ReadFile(absl::GetFlag(FLAGS_device_ca_key_file), 1 << 20);
+    if (!cert_pem.ok() || !key_pem.ok()) {
+      std::cerr << "otad: fleet CA: "
+                << (cert_pem.ok() ? key_pem.status() : cert_pem.status()) << "\n";
+      return 1;
+    }
+    auto cert = common::Certificate::Parse(*cert_pem);
+    auto key = common::EcdsaP256PrivateKey::FromPem(*key_pem);
+    if (!cert.ok() || !key.ok()) {
+      std::cerr << "otad: fleet CA: " << (cert.ok() ? key.status() : cert.status()) << "\n";
+      return 1;
+    }
+    device_ca.emplace(DeviceCa{*std::move(cert), *std::move(key)});
+  }
+  AccessServiceImpl access_service(deps, &access, device_ca ? &*device_ca : nullptr);
   std::unique_ptr<ClusterEvents> events = ClusterEvents::Start(
       DatabaseUrl(), replica_id, [&](const ClusterEvent& e) {
         if (e.kind == ClusterEvents::kCampaignChanged) {
@@ -263,8 +287,28 @@ int Serve() {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(absl::GetFlag(FLAGS_grpc_address), grpc::InsecureServerCredentials(),
-                           &port);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!absl::GetFlag(FLAGS_tls_cert_file).empty()) {
+    auto cert = common::ReadFile(absl::GetFlag(FLAGS_tls_cert_file), 1 << 20);
+    auto key = common::ReadFile(absl::GetFlag(FLAGS_tls_key_file), 1 << 20);
+    if (!cert.ok() || !key.ok()) {
+      std::cerr << "otad: TLS: " << (cert.ok() ? key.status() : cert.status()) << "\n";
+      return 1;
+    }
+    grpc::SslServerCredentialsOptions tls;
+    tls.pem_key_cert_pairs.push_back({*key, *cert});
+    if (device_ca) {
+      // Devices present certificates of the fleet CA; operators, tokens.
+      tls.pem_root_certs = device_ca->certificate.ToPem();
+      tls.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+    }
+    credentials = grpc::SslServerCredentials(tls);
+  } else if (!insecure) {
+    common::LogEvent(common::LogLevel::kWarning, "security.plaintext",
+                     {{"message", "no TLS (--tls_cert_file): bearer tokens cross the network in "
+                                  "clear text and devices are not authenticated"}});
+  }
+  builder.AddListeningPort(absl::GetFlag(FLAGS_grpc_address), credentials, &port);
   builder.SetMaxReceiveMessageSize(8 << 20);
   auto interceptors = grpc_metrics.Interceptors();
   for (auto& i : gate.Interceptors()) interceptors.push_back(std::move(i));

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <memory>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/check.h"
@@ -93,7 +94,41 @@ absl::StatusOr<Certificate> Certificate::FromDer(absl::string_view der) {
   if (!na.ok()) return na.status();
   cert.not_before_unix_ = *nb;
   cert.not_after_unix_ = *na;
+  BIGNUM* serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x509.get()), nullptr);
+  if (serial != nullptr) {
+    char* hex = BN_bn2hex(serial);
+    cert.serial_hex_ = absl::AsciiStrToLower(hex);
+    OPENSSL_free(hex);
+    BN_free(serial);
+  }
   return cert;
+}
+
+absl::StatusOr<CertificateRequest> ParseCertificateRequest(absl::string_view pem) {
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  std::unique_ptr<X509_REQ, decltype(&X509_REQ_free)> req(
+      PEM_read_bio_X509_REQ(bio.get(), nullptr, nullptr, nullptr), &X509_REQ_free);
+  if (req == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate request does not parse as PEM: ", OpensslError()));
+  }
+  EVP_PKEY* pkey = X509_REQ_get0_pubkey(req.get());
+  if (pkey == nullptr) return absl::InvalidArgumentError("certificate request has no key");
+  if (X509_REQ_verify(req.get(), pkey) != 1) {
+    return absl::InvalidArgumentError(
+        "certificate request's signature does not verify with its own key");
+  }
+  unsigned char* buf = nullptr;
+  const int len = i2d_PUBKEY(pkey, &buf);
+  if (len <= 0) return absl::InvalidArgumentError("certificate request key does not encode");
+  const std::string spki(reinterpret_cast<char*>(buf), len);
+  OPENSSL_free(buf);
+  absl::StatusOr<EcdsaP256PublicKey> key = EcdsaP256PublicKey::FromDer(spki);
+  if (!key.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate request key: ", key.status().message()));
+  }
+  return CertificateRequest{CommonName(X509_REQ_get_subject_name(req.get())), *std::move(key)};
 }
 
 absl::StatusOr<Certificate> Certificate::FromPem(absl::string_view pem) {

@@ -75,6 +75,8 @@ class Certificate {
   // The subject's CN, or empty.
   const std::string& common_name() const { return common_name_; }
 
+  // The serial number, lowercase hex without leading zeros.
+  const std::string& serial_hex() const { return serial_hex_; }
   // Validity window, Unix seconds.
   int64_t not_before_unix() const { return not_before_unix_; }
   int64_t not_after_unix() const { return not_after_unix_; }
@@ -97,9 +99,22 @@ class Certificate {
   std::string subject_;
   std::string issuer_;
   std::string common_name_;
+  std::string serial_hex_;
   int64_t not_before_unix_ = 0;
   int64_t not_after_unix_ = 0;
 };
+
+// A PKCS#10 certificate signing request whose self-signature verified.
+struct CertificateRequest {
+  // The subject's CN, or empty.
+  std::string common_name;
+  EcdsaP256PublicKey public_key;
+};
+
+// Parses a PEM "CERTIFICATE REQUEST" and checks its self-signature.
+// INVALID_ARGUMENT when it does not parse, its signature does not verify,
+// or its key is not P-256.
+absl::StatusOr<CertificateRequest> ParseCertificateRequest(absl::string_view pem);
 
 }  // namespace ota::common
 

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "server/api/services.h"
 #include "server/api/status.h"
@@ -49,11 +51,47 @@ grpc::Status AccessServiceImpl::ListAuditEvents(grpc::ServerContext* context,
 }
 
 grpc::Status AccessServiceImpl::IssueDeviceCertificate(
-    grpc::ServerContext* context, const ota::v1::IssueDeviceCertificateRequest*,
-    ota::v1::IssueDeviceCertificateResponse*) {
+    grpc::ServerContext* context, const ota::v1::IssueDeviceCertificateRequest* request,
+    ota::v1::IssueDeviceCertificateResponse* response) {
   if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
-                      "this otad has no fleet CA: device certificates are not issued");
+  if (ca_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "this otad has no fleet CA (--device_ca_cert_file): device "
+                        "certificates are not issued");
+  }
+  if (absl::Status s = CheckDeviceId("device_id", request->device_id()); !s.ok()) {
+    return ToGrpc(s);
+  }
+  if (request->validity_seconds() < 0) {
+    return ToGrpc(absl::InvalidArgumentError("validity_seconds is negative"));
+  }
+  absl::StatusOr<common::CertificateRequest> csr =
+      common::ParseCertificateRequest(request->csr_pem());
+  if (!csr.ok()) return ToGrpc(absl::InvalidArgumentError(csr.status().message()));
+  if (csr->common_name != request->device_id()) {
+    return ToGrpc(absl::InvalidArgumentError(
+        absl::StrCat("the request's common name \"", csr->common_name,
+                     "\" is not the device id \"", request->device_id(), "\"")));
+  }
+  if (absl::StatusOr<ota::v1::Device> d = devices_.Get(request->device_id()); !d.ok()) {
+    return ToGrpc(d.status());
+  }
+  const int64_t now = deps_.clock->NowUnix();
+  int64_t validity = request->validity_seconds() == 0 ? int64_t{365} * 24 * 3600
+                                                      : request->validity_seconds();
+  validity = std::min(validity, ca_->max_validity_seconds);
+  common::CertificateSpec spec;
+  spec.common_name = request->device_id();
+  spec.not_before_unix = now - 300;  // clocks of devices drift
+  spec.not_after_unix = std::min(now + validity, ca_->certificate.not_after_unix());
+  absl::StatusOr<common::Certificate> cert =
+      common::Certificate::Issue(spec, csr->public_key, ca_->key, &ca_->certificate);
+  if (!cert.ok()) return ToGrpc(cert.status());
+  response->set_certificate_pem(cert->ToPem());
+  response->add_ca_chain_pem(ca_->certificate.ToPem());
+  response->set_serial_number(cert->serial_hex());
+  response->set_not_after_unix(cert->not_after_unix());
+  return grpc::Status::OK;
 }
 
 grpc::Status AccessServiceImpl::PublishKeyList(grpc::ServerContext* context,

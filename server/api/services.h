@@ -15,6 +15,8 @@
 
 #include "absl/synchronization/mutex.h"
 #include "common/base/clock.h"
+#include "common/crypto/ecdsa.h"
+#include "common/crypto/x509.h"
 #include "ota/v1/access_service.grpc.pb.h"
 #include "ota/v1/asset_service.grpc.pb.h"
 #include "ota/v1/campaign_service.grpc.pb.h"
@@ -205,11 +207,21 @@ class CampaignServiceImpl final : public ota::v1::CampaignService::Service {
   CampaignStore store_;
 };
 
-// Tokens and the audit log. Device certificates and update key lists are
-// not served yet: those calls are UNIMPLEMENTED.
+// The fleet CA that issues device certificates for mutual TLS.
+struct DeviceCa {
+  common::Certificate certificate;
+  common::EcdsaP256PrivateKey key;
+  // Longest validity given, seconds.
+  int64_t max_validity_seconds = int64_t{5} * 365 * 24 * 3600;
+};
+
+// Tokens, the audit log and device certificates (with a fleet CA). Update
+// key lists are not served yet: those calls are UNIMPLEMENTED.
 class AccessServiceImpl final : public ota::v1::AccessService::Service {
  public:
-  AccessServiceImpl(const ServiceDeps& deps, AccessStore* store) : deps_(deps), store_(store) {}
+  // `ca` may be null: no device certificates are issued then.
+  AccessServiceImpl(const ServiceDeps& deps, AccessStore* store, const DeviceCa* ca = nullptr)
+      : deps_(deps), store_(store), ca_(ca), devices_(deps.db) {}
 
   grpc::Status CreateToken(grpc::ServerContext*, const ota::v1::CreateTokenRequest*,
                            ota::v1::CreateTokenResponse*) override;
@@ -230,6 +242,8 @@ class AccessServiceImpl final : public ota::v1::AccessService::Service {
  private:
   ServiceDeps deps_;
   AccessStore* store_;
+  const DeviceCa* ca_;
+  DeviceStore devices_;
 };
 
 // Input checks shared by the services; each returns INVALID_ARGUMENT naming

@@ -1,6 +1,6 @@
 // otactl: the operator's command line for otad.
 //
-//   otactl [--server=HOST:PORT] [--token=SECRET] [--json] <noun> <verb> [args]
+//   otactl [--server=HOST:PORT] [--ca=FILE] [--token=SECRET] [--json] <noun> <verb> [args]
 //
 //   cert register FILE [--description=TEXT]     cert list [--all]
 //   cert get KEY_ID                             cert revoke KEY_ID [--reason=TEXT]
@@ -11,6 +11,7 @@
 //   device register ID --vendor=UUID --class=UUID [--attr=k=v ...]
 //   device list [--filter=EXPR] [--online]      device get ID
 //   device set-attr ID k=v ... [--remove=k ...] device delete ID
+//   device cert ID --csr=FILE [--validity=SECONDS]   (certificate and CA chain, PEM, to stdout)
 //   campaign create --name=N --manifest=ID [--filter=EXPR] [--wave=COUNT|PCT% ...]
 //            [--success-ratio=R] [--failure-ratio=R] [--soak=SECONDS] [--start-at=UNIX]
 //            [--cap=ATTRIBUTE:COUNT]   (at most COUNT downloads at once per attribute value)
@@ -21,7 +22,8 @@
 //   audit list [--actor=NAME]
 //
 // The bearer token comes from --token=SECRET or OTACTL_TOKEN; the first
-// admin token from `otad token create` on the server.
+// admin token from `otad token create` on the server. --ca=FILE (or
+// OTACTL_CA) speaks TLS, trusting that CA for otad's certificate.
 //
 // Exit codes: 0 success; 1 the server refused (its code and message are
 // printed); 2 usage error; 3 a local file could not be read; 4 the server
@@ -105,7 +107,24 @@ class Cli {
       const char* env = std::getenv("OTACTL_SERVER");
       server = env != nullptr ? env : "127.0.0.1:7400";
     }
-    channel_ = grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
+    std::string ca = args.Flag("ca");
+    if (ca.empty()) {
+      const char* env = std::getenv("OTACTL_CA");
+      if (env != nullptr) ca = env;
+    }
+    std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+    if (!ca.empty()) {
+      // TLS, trusting the CA in this file for otad's certificate.
+      absl::StatusOr<std::string> pem = common::ReadFile(ca, 1 << 20);
+      if (!pem.ok()) {
+        std::cerr << "otactl: --ca: " << pem.status().message() << "\n";
+        std::exit(kLocal);
+      }
+      grpc::SslCredentialsOptions tls;
+      tls.pem_root_certs = *pem;
+      credentials = grpc::SslCredentials(tls);
+    }
+    channel_ = grpc::CreateChannel(server, credentials);
     server_ = server;
     token_ = args.Flag("token");
     if (token_.empty()) {
@@ -561,6 +580,36 @@ class Cli {
       grpc::Status s = stub->UpdateDeviceAttributes(Ctx().get(), req, &d);
       if (!s.ok()) return Failed(s);
       Show(d);
+      return kOk;
+    }
+    if (verb == "cert") {
+      // A certificate for the device's key, from its CSR, by otad's fleet CA.
+      if (Arg(2).empty() || !args_.Has("csr")) return Usage("device cert ID --csr=FILE");
+      absl::StatusOr<std::string> csr = common::ReadFile(args_.Flag("csr"), 1 << 20);
+      if (!csr.ok()) {
+        std::cerr << "otactl: " << csr.status().message() << "\n";
+        return kLocal;
+      }
+      auto access = v1::AccessService::NewStub(channel_);
+      v1::IssueDeviceCertificateRequest req;
+      req.set_device_id(Arg(2));
+      req.set_csr_pem(*csr);
+      if (args_.Has("validity")) {
+        int64_t seconds = 0;
+        if (!absl::SimpleAtoi(args_.Flag("validity"), &seconds)) return Usage("--validity");
+        req.set_validity_seconds(seconds);
+      }
+      v1::IssueDeviceCertificateResponse resp;
+      grpc::Status s = access->IssueDeviceCertificate(Ctx().get(), req, &resp);
+      if (!s.ok()) return Failed(s);
+      if (json_) {
+        Print(resp);
+      } else {
+        std::cout << resp.certificate_pem();
+        for (const std::string& ca : resp.ca_chain_pem()) std::cout << ca;
+        std::cerr << "serial " << resp.serial_number() << ", valid until "
+                  << Time(resp.not_after_unix()) << "\n";
+      }
       return kOk;
     }
     if (verb == "delete") {
