@@ -23,6 +23,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -32,12 +33,14 @@
 #include "common/base/log.h"
 #include "common/crypto/ecdsa.h"
 #include "common/crypto/x509.h"
+#include "common/manifest/trust_store.h"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "server/api/services.h"
 #include "server/auth/access_gate.h"
 #include "server/auth/access_store.h"
+#include "server/auth/key_list_store.h"
 #include "server/blobs/blob_store.h"
 #include "server/campaigns/campaigns.h"
 #include "server/cluster/events.h"
@@ -83,6 +86,8 @@ ABSL_FLAG(std::string, device_ca_cert_file, "",
           "PEM certificate of the fleet CA: devices authenticate with certificates it issued, "
           "and AccessService.IssueDeviceCertificate issues them");
 ABSL_FLAG(std::string, device_ca_key_file, "", "PEM private key of --device_ca_cert_file");
+ABSL_FLAG(std::string, root_keys_file, "",
+          "PEM public keys (or certificates) of the root keys that sign update key lists");
 ABSL_FLAG(std::string, name, "", "token create: the token's name");
 ABSL_FLAG(std::string, role, "", "token create: viewer, operator, publisher or admin");
 ABSL_FLAG(int64_t, expires_unix, 0, "token create: when the token stops working; 0 never");
@@ -247,7 +252,37 @@ int Serve() {
     }
     device_ca.emplace(DeviceCa{*std::move(cert), *std::move(key)});
   }
-  AccessServiceImpl access_service(deps, &access, device_ca ? &*device_ca : nullptr);
+  common::TrustStore roots;
+  if (!absl::GetFlag(FLAGS_root_keys_file).empty()) {
+    auto pem = common::ReadFile(absl::GetFlag(FLAGS_root_keys_file), 1 << 20);
+    if (!pem.ok()) {
+      std::cerr << "otad: root keys: " << pem.status() << "\n";
+      return 1;
+    }
+    // Each PEM block is a public key or a certificate.
+    for (size_t at = pem->find("-----BEGIN "); at != std::string::npos;
+         at = pem->find("-----BEGIN ", at + 1)) {
+      const size_t end = pem->find("-----END ", at);
+      const size_t close = end == std::string::npos ? end : pem->find("-----", end + 9);
+      const std::string block =
+          pem->substr(at, close == std::string::npos ? close : close + 5 - at);
+      if (absl::StartsWith(block, "-----BEGIN CERTIFICATE")) {
+        auto cert = common::Certificate::FromPem(block);
+        if (cert.ok()) {
+          (void)roots.AddCertificate(*cert);
+          continue;
+        }
+      }
+      auto key = common::EcdsaP256PublicKey::FromPem(block);
+      if (!key.ok()) {
+        std::cerr << "otad: root keys: " << key.status() << "\n";
+        return 1;
+      }
+      roots.AddKey(*key, 0, 0, "root key");
+    }
+  }
+  KeyListStore key_lists(db->get(), &common::RealClock(), &roots);
+  AccessServiceImpl access_service(deps, &access, device_ca ? &*device_ca : nullptr, &key_lists);
   std::unique_ptr<ClusterEvents> events = ClusterEvents::Start(
       DatabaseUrl(), replica_id, [&](const ClusterEvent& e) {
         if (e.kind == ClusterEvents::kCampaignChanged) {

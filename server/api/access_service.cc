@@ -95,17 +95,29 @@ grpc::Status AccessServiceImpl::IssueDeviceCertificate(
 }
 
 grpc::Status AccessServiceImpl::PublishKeyList(grpc::ServerContext* context,
-                                               const ota::v1::PublishKeyListRequest*,
-                                               ota::v1::KeyListRecord*) {
+                                               const ota::v1::PublishKeyListRequest* request,
+                                               ota::v1::KeyListRecord* response) {
   if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "update key lists are not served yet");
+  if (key_lists_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "key lists are not served here");
+  }
+  absl::StatusOr<ota::v1::KeyListRecord> r = key_lists_->Publish(request->signed_key_list());
+  if (!r.ok()) return ToGrpc(r.status());
+  *response = *std::move(r);
+  return grpc::Status::OK;
 }
 
 grpc::Status AccessServiceImpl::GetKeyList(grpc::ServerContext* context,
-                                           const ota::v1::GetKeyListRequest*,
-                                           ota::v1::KeyListRecord*) {
+                                           const ota::v1::GetKeyListRequest* request,
+                                           ota::v1::KeyListRecord* response) {
   if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
-  return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "update key lists are not served yet");
+  if (key_lists_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "key lists are not served here");
+  }
+  absl::StatusOr<ota::v1::KeyListRecord> r = key_lists_->Get(request->version());
+  if (!r.ok()) return ToGrpc(r.status());
+  *response = *std::move(r);
+  return grpc::Status::OK;
 }
 
 }  // namespace ota::server

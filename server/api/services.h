@@ -25,6 +25,7 @@
 #include "ota/v1/device_registry_service.grpc.pb.h"
 #include "ota/v1/manifest_service.grpc.pb.h"
 #include "server/auth/access_gate.h"
+#include "server/auth/key_list_store.h"
 #include "server/blobs/blob_store.h"
 #include "server/campaigns/campaigns.h"
 #include "server/notify/device_hub.h"
@@ -215,13 +216,15 @@ struct DeviceCa {
   int64_t max_validity_seconds = int64_t{5} * 365 * 24 * 3600;
 };
 
-// Tokens, the audit log and device certificates (with a fleet CA). Update
-// key lists are not served yet: those calls are UNIMPLEMENTED.
+// Tokens, the audit log, device certificates (with a fleet CA) and the
+// root-signed update key lists.
 class AccessServiceImpl final : public ota::v1::AccessService::Service {
  public:
-  // `ca` may be null: no device certificates are issued then.
-  AccessServiceImpl(const ServiceDeps& deps, AccessStore* store, const DeviceCa* ca = nullptr)
-      : deps_(deps), store_(store), ca_(ca), devices_(deps.db) {}
+  // `ca` may be null: no device certificates are issued then; `key_lists`
+  // may be null: key lists are not served then.
+  AccessServiceImpl(const ServiceDeps& deps, AccessStore* store, const DeviceCa* ca = nullptr,
+                    KeyListStore* key_lists = nullptr)
+      : deps_(deps), store_(store), ca_(ca), key_lists_(key_lists), devices_(deps.db) {}
 
   grpc::Status CreateToken(grpc::ServerContext*, const ota::v1::CreateTokenRequest*,
                            ota::v1::CreateTokenResponse*) override;
@@ -243,6 +246,7 @@ class AccessServiceImpl final : public ota::v1::AccessService::Service {
   ServiceDeps deps_;
   AccessStore* store_;
   const DeviceCa* ca_;
+  KeyListStore* key_lists_;
   DeviceStore devices_;
 };
 

@@ -17,6 +17,7 @@
 #include "common/crypto/ecdsa.h"
 #include "common/crypto/sha256.h"
 #include "common/crypto/x509.h"
+#include "common/manifest/key_list.h"
 #include "common/manifest/manifest.h"
 #include "common/manifest/payload_digest.h"
 #include "common/manifest/policy.h"
@@ -671,6 +672,12 @@ commands:
           Check signatures, optionally the payload and applicability.
   show    -m <manifest> [--json]
           Print the manifest's fields without verifying it.
+  key-list --root-key <key.pem>... -c <cert>... --version N [--threshold K]
+          [--expires-at UNIX] -o <list>
+          Write a root-signed update key list: the update certificates'
+          keys (each trusted until its certificate expires), the number of
+          them that must sign a manifest, signed by each root key. Devices
+          holding a root key accept it when N is above the list they hold.
 
 exit codes: 0 ok, 1 manifest rejected (reason printed), 2 usage or input
 error (the field is named), 3 read/write or crypto failure.
@@ -715,6 +722,67 @@ bool ParseFlags(const std::vector<std::string>& args, size_t start,
 }
 
 }  // namespace
+
+int RunKeyList(const KeyListOptions& o, std::ostream& out, std::ostream& err) {
+  if (o.root_keys.empty() || o.certificates.empty() || o.version == 0 || o.output.empty()) {
+    err << "key-list needs --root-key, -c, --version and -o\n";
+    return kExitUsage;
+  }
+  std::vector<common::EcdsaP256PrivateKey> roots;
+  for (const std::string& path : o.root_keys) {
+    absl::StatusOr<std::string> pem = common::ReadFile(path, 1 << 20);
+    if (!pem.ok()) {
+      err << pem.status().message() << "\n";
+      return kExitIo;
+    }
+    absl::StatusOr<common::EcdsaP256PrivateKey> key = common::EcdsaP256PrivateKey::FromPem(*pem);
+    if (!key.ok()) {
+      err << "root key " << path << ": " << key.status().message() << "\n";
+      return kExitUsage;
+    }
+    roots.push_back(*std::move(key));
+  }
+  ota::v1::KeyList list;
+  list.set_version(o.version);
+  list.set_created_unix(o.now_unix != 0 ? o.now_unix : absl::ToUnixSeconds(absl::Now()));
+  list.set_expires_unix(o.expires_unix);
+  list.set_threshold(o.threshold);
+  for (const std::string& path : o.certificates) {
+    absl::StatusOr<std::string> bytes = common::ReadFile(path, 1 << 20);
+    if (!bytes.ok()) {
+      err << bytes.status().message() << "\n";
+      return kExitIo;
+    }
+    absl::StatusOr<common::Certificate> cert = common::Certificate::Parse(*bytes);
+    absl::StatusOr<common::EcdsaP256PublicKey> key =
+        cert.ok() ? cert->PublicKey() : absl::StatusOr<common::EcdsaP256PublicKey>(cert.status());
+    if (!key.ok()) {
+      err << "certificate " << path << ": " << key.status().message() << "\n";
+      return kExitUsage;
+    }
+    ota::v1::UpdateKey* k = list.add_keys();
+    k->set_key_id(key->KeyId());
+    k->set_public_key_der(key->der());
+    k->set_expires_unix(cert->not_after_unix());
+    k->set_description(cert->subject());
+  }
+  std::vector<const common::EcdsaP256PrivateKey*> signers;
+  for (const auto& r : roots) signers.push_back(&r);
+  absl::StatusOr<ota::v1::SignedKeyList> signed_list = common::SignKeyList(list, signers);
+  if (!signed_list.ok()) {
+    err << signed_list.status().message() << "\n";
+    return kExitUsage;
+  }
+  if (absl::Status s = common::WriteFileAtomically(o.output, signed_list->SerializeAsString());
+      !s.ok()) {
+    err << s.message() << "\n";
+    return kExitIo;
+  }
+  out << "key list version " << list.version() << ": " << list.keys_size() << " key(s), "
+      << list.threshold() << " must sign, signed by " << roots.size() << " root key(s) -> "
+      << o.output << "\n";
+  return kExitOk;
+}
 
 int Main(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
   if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
@@ -816,6 +884,25 @@ int Main(const std::vector<std::string>& args, std::ostream& out, std::ostream& 
     o.now_unix = static_cast<int64_t>(n);
     if (!check_unknown() || number_error) return kExitUsage;
     return RunVerify(o, out, err);
+  }
+  if (cmd == "key-list") {
+    KeyListOptions o;
+    o.root_keys = take_all("--root-key");
+    o.certificates = take_all("-c");
+    for (const std::string& c : take_all("--certificate")) o.certificates.push_back(c);
+    o.output = take({"-o", "--output"});
+    number(take({"--version"}), "--version", &o.version);
+    uint64_t threshold = 1;
+    number(take({"--threshold"}), "--threshold", &threshold);
+    o.threshold = static_cast<uint32_t>(threshold);
+    n = 0;
+    number(take({"--expires-at"}), "--expires-at", &n);
+    o.expires_unix = static_cast<int64_t>(n);
+    n = 0;
+    number(take({"--now"}), "--now", &n);
+    o.now_unix = static_cast<int64_t>(n);
+    if (!check_unknown() || number_error) return kExitUsage;
+    return RunKeyList(o, out, err);
   }
   if (cmd == "show") {
     ShowOptions o;

@@ -57,7 +57,18 @@ struct ShowOptions {
   bool json = false;     // --json
 };
 
+struct KeyListOptions {
+  std::vector<std::string> root_keys;     // --root-key (PEM private keys)
+  std::vector<std::string> certificates;  // -c / --certificate (update certificates)
+  uint64_t version = 0;                   // --version
+  uint32_t threshold = 1;                 // --threshold
+  int64_t expires_unix = 0;               // --expires-at
+  std::string output;                     // -o
+  int64_t now_unix = 0;                   // --now
+};
+
 int RunInit(const InitOptions& options, std::ostream& out, std::ostream& err);
+int RunKeyList(const KeyListOptions& options, std::ostream& out, std::ostream& err);
 int RunCreate(const CreateOptions& options, std::ostream& out, std::ostream& err);
 int RunVerify(const VerifyOptions& options, std::ostream& out, std::ostream& err);
 int RunShow(const ShowOptions& options, std::ostream& out, std::ostream& err);

@@ -20,6 +20,7 @@
 //   token create --name=N --role=viewer|operator|publisher|admin [--expires-at=UNIX]
 //   token list [--all]                          token revoke TOKEN_ID
 //   audit list [--actor=NAME]
+//   keylist publish FILE (from ota-manifest key-list)   keylist get [VERSION]
 //
 // The bearer token comes from --token=SECRET or OTACTL_TOKEN; the first
 // admin token from `otad token create` on the server. --ca=FILE (or
@@ -144,6 +145,7 @@ class Cli {
     if (noun == "campaign") return CampaignCmd(verb);
     if (noun == "token") return Token(verb);
     if (noun == "audit") return Audit(verb);
+    if (noun == "keylist") return KeyList(verb);
     return Usage(absl::StrCat("unknown noun \"", noun, "\""));
   }
 
@@ -151,7 +153,7 @@ class Cli {
   int Usage(const std::string& why) {
     if (!why.empty()) std::cerr << "otactl: " << why << "\n";
     std::cerr << "usage: otactl [--server=HOST:PORT] [--token=SECRET] [--json] "
-                 "<cert|asset|manifest|device|campaign|token|audit> <verb> [args]; "
+                 "<cert|asset|manifest|device|campaign|token|audit|keylist> <verb> [args]; "
                  "see the header of tools/otactl/otactl.cc or the README\n";
     return kUsage;
   }
@@ -900,6 +902,48 @@ class Cli {
       return kOk;
     }
     return Usage(absl::StrCat("unknown verb token ", verb));
+  }
+
+  int KeyList(const std::string& verb) {
+    auto stub = v1::AccessService::NewStub(channel_);
+    v1::KeyListRecord r;
+    grpc::Status s;
+    if (verb == "publish") {
+      if (Arg(2).empty()) return Usage("keylist publish needs a file (ota-manifest key-list -o)");
+      absl::StatusOr<std::string> bytes = common::ReadFile(Arg(2), 1 << 20);
+      if (!bytes.ok()) {
+        std::cerr << "otactl: " << bytes.status().message() << "\n";
+        return kLocal;
+      }
+      v1::PublishKeyListRequest req;
+      if (!req.mutable_signed_key_list()->ParseFromString(*bytes)) {
+        std::cerr << "otactl: " << Arg(2) << " is not a signed key list\n";
+        return kLocal;
+      }
+      s = stub->PublishKeyList(Ctx().get(), req, &r);
+    } else if (verb == "get") {
+      v1::GetKeyListRequest req;
+      uint64_t version = 0;
+      if (!Arg(2).empty() && !absl::SimpleAtoi(Arg(2), &version)) return Usage("keylist get [VERSION]");
+      req.set_version(version);
+      s = stub->GetKeyList(Ctx().get(), req, &r);
+    } else {
+      return Usage(absl::StrCat("unknown verb keylist ", verb));
+    }
+    if (!s.ok()) return Failed(s);
+    if (json_) {
+      Print(r);
+      return kOk;
+    }
+    std::cout << "key list version " << r.version() << ", published " << Time(r.published_unix())
+              << ", " << r.key_list().threshold() << " of " << r.key_list().keys_size()
+              << " key(s) must sign\n";
+    for (const auto& k : r.key_list().keys()) {
+      std::cout << "  " << k.key_id() << "  " << k.description() << "  until "
+                << Time(k.expires_unix()) << "\n";
+    }
+    std::cout << "  signed by root key(s) " << absl::StrJoin(r.signing_key_ids(), ", ") << "\n";
+    return kOk;
   }
 
   int Audit(const std::string& verb) {

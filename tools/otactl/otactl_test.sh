@@ -22,8 +22,11 @@ cleanup() {
 }
 trap cleanup EXIT
 db_url="$(bash "$runfiles/deploy/postgres.sh" start "$pg")" || exit 1
+# The root key that signs update key lists; otad knows its public half.
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/root.key" 2>/dev/null
+openssl pkey -in "$work/root.key" -pubout -out "$work/root.pub" 2>/dev/null
 start_otad "$runfiles/server/otad" "$work/otad.log" --database_url="$db_url" \
-  --blob_dir="$work/blobs" || exit 1
+  --blob_dir="$work/blobs" --root_keys_file="$work/root.pub" || exit 1
 export OTACTL_SERVER="$grpc_addr"
 OTACTL_TOKEN="$("$runfiles/server/otad" token create --database_url="$db_url" --name=admin \
   --role=admin)" || exit 1
@@ -42,7 +45,7 @@ JSON
 "$manifest_tool" create -i input.json -o image.manifest >/dev/null
 
 # Usage errors: exit 2, with the reason.
-expect "no arguments" 2 "usage: otactl [--server=HOST:PORT] [--token=SECRET] [--json] <cert|asset|manifest|device|campaign|token|audit>" -- "$otactl"
+expect "no arguments" 2 "usage: otactl [--server=HOST:PORT] [--token=SECRET] [--json] <cert|asset|manifest|device|campaign|token|audit|keylist>" -- "$otactl"
 expect "unknown noun" 2 'otactl: unknown noun "firmware"' -- "$otactl" firmware list
 expect "bad wave" 2 "otactl: --wave=half is neither a count nor a percentage" -- \
   "$otactl" campaign create --name=x --manifest=x --wave=half
@@ -123,6 +126,18 @@ expect "audit: a refusal" 0 "  dashboard  /ota.v1.CampaignService/CreateCampaign
   "$otactl" audit list
 expect "audit: a creation" 0 "  admin  /ota.v1.CampaignService/CreateCampaign  campaigns/$campaign_id  OK" -- \
   "$otactl" audit list
+# Update key lists: signed by the root key, versions only go up.
+expect "key list none yet" 1 "otactl: NOT_FOUND: no key list is published" -- "$otactl" keylist get
+expect "key list made" 0 "key list version 2: 1 key(s), 1 must sign, signed by 1 root key(s)" -- \
+  "$manifest_tool" key-list --root-key root.key -c update-certificates/default.der --version 2 -o list2.bin
+expect "key list published" 0 "key list version 2, published" -- "$otactl" keylist publish list2.bin
+expect "key list shown" 0 "CN=gw-3610 update key,O=example.com" -- "$otactl" keylist get 2
+expect "key list replay" 1 "otactl: FAILED_PRECONDITION: REASON_ROLLBACK: key list version 2 is not above the held version 2" -- \
+  "$otactl" keylist publish list2.bin
+"$manifest_tool" key-list --root-key update-certificates/default.key.pem -c update-certificates/default.der \
+  --version 3 -o forged.bin >/dev/null
+expect "key list by a non-root key" 1 "otactl: PERMISSION_DENIED: REASON_UNKNOWN_KEY: no signature is by a trusted key" -- \
+  "$otactl" keylist publish forged.bin
 expect "audit: no token" 0 "  -  /ota.v1.DeviceRegistryService/ListDevices  -  UNAUTHENTICATED: this call needs a bearer token" -- \
   "$otactl" audit list --actor=
 finish
