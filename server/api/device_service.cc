@@ -303,12 +303,16 @@ void DeviceServiceImpl::Streams::LookupLoop() {
 
 // ---------------------------------------------------------- status ingest
 
-// Group commit of ReportStatus calls: one writer thread stores every call
-// waiting in one transaction, then answers each.
+// Group commit of ReportStatus calls: a writer thread takes every call
+// waiting (up to report_batch), stores them in one transaction, then answers
+// each. Several writers run at once; device rows are locked in id order, so
+// two batches naming the same device wait for each other and never deadlock.
 class DeviceServiceImpl::ReportWriter {
  public:
   ReportWriter(const ServiceDeps& deps, DeviceStore* store) : deps_(deps), store_(store) {
-    thread_ = std::thread([this] { Run(); });
+    for (int i = 0; i < std::max(1, deps.options.report_writers); ++i) {
+      threads_.emplace_back([this] { Run(); });
+    }
   }
 
   ~ReportWriter() {
@@ -316,7 +320,7 @@ class DeviceServiceImpl::ReportWriter {
       absl::MutexLock lock(&mu_);
       stop_ = true;
     }
-    thread_.join();
+    for (std::thread& t : threads_) t.join();
   }
 
   struct Call {
@@ -369,20 +373,22 @@ class DeviceServiceImpl::ReportWriter {
       }
       s = absl::OkStatus();
     }
-    bool any = false;
+    bool deployments = false;
     for (size_t i = 0; i < calls->size(); ++i) {
       Call& c = (*calls)[i];
       const absl::StatusOr<uint64_t>& acked = s.ok() ? items[i].acked : absl::StatusOr<uint64_t>(s);
       if (acked.ok()) {
-        any = true;
+        for (const ota::v1::StatusReport& r : items[i].reports) {
+          deployments = deployments || !r.deployment_id().empty();
+        }
         c.response->set_acked_seq(*acked);
         c.reactor->Finish(grpc::Status::OK);
       } else {
         c.reactor->Finish(ToGrpc(acked.status()));
       }
     }
-    // A finished deployment may let a wave advance.
-    if (any && deps_.wake_engine) deps_.wake_engine();
+    // A deployment's progress may let a wave advance or stop a campaign.
+    if (deployments && deps_.wake_engine) deps_.wake_engine();
   }
 
   const ServiceDeps& deps_;
@@ -390,7 +396,7 @@ class DeviceServiceImpl::ReportWriter {
   absl::Mutex mu_;
   std::deque<Call> queue_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
+  std::vector<std::thread> threads_;
 };
 
 // --------------------------------------------------------------- service

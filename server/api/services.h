@@ -44,8 +44,11 @@ struct ServiceOptions {
   // devices one lookup takes at most.
   int lookup_threads = 2;
   int lookup_batch = 1000;
-  // ReportStatus calls stored in one transaction at most.
+  // ReportStatus calls stored in one transaction at most, and how many
+  // such transactions may be under way at once (while one waits for its
+  // commit to reach the disk, the next batch fills).
   int report_batch = 1000;
+  int report_writers = 4;
 };
 
 // What every service needs. Not owned.
@@ -170,7 +173,8 @@ inline constexpr int kMaxReportsPerCall = 1000;
 //  - A newer stream of the same device ends the older one (ABORTED).
 //  - ReportStatus calls are group-committed: a writer thread stores the
 //    reports of every call waiting into one transaction, and each call is
-//    answered only after that transaction committed.
+//    answered only after that transaction committed. A few writers overlap
+//    one batch's commit with the next batch.
 class DeviceServiceImpl final : public ota::v1::DeviceService::CallbackService {
  public:
   explicit DeviceServiceImpl(const ServiceDeps& deps);

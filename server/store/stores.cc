@@ -647,6 +647,18 @@ std::string PgBoolArray(const std::vector<bool>& values) {
 
 }  // namespace
 
+namespace {
+
+// Runs `sql` as the prepared statement `name` (prepared on first use on
+// each connection): a batch runs the same few statements again and again.
+template <typename... Args>
+pqxx::result ExecPrepared(pqxx::work& txn, const char* name, const char* sql, Args&&... args) {
+  txn.conn().prepare(name, sql);
+  return txn.exec_prepared(name, std::forward<Args>(args)...);
+}
+
+}  // namespace
+
 absl::Status DeviceStore::StoreReportBatch(
     std::vector<DeviceReports>* items,
     const std::function<absl::Status(pqxx::work&, const std::vector<const DeviceReports*>&)>&
@@ -657,7 +669,8 @@ absl::Status DeviceStore::StoreReportBatch(
   return db_->Transact([&](pqxx::work& txn) -> absl::Status {
     // Locked in id order, so two batches never wait on each other in a cycle.
     std::set<std::string> known;
-    for (const auto& row : txn.exec_params(
+    for (const auto& row : ExecPrepared(
+             txn, "report_batch_lock",
              "SELECT device_id FROM devices WHERE device_id = ANY($1::text[]) "
              "ORDER BY device_id FOR UPDATE",
              id_array)) {
@@ -699,7 +712,8 @@ absl::Status DeviceStore::StoreReportBatch(
       }
     }
     if (!device.empty()) {
-      txn.exec_params(
+      ExecPrepared(
+          txn, "report_batch_insert",
           "INSERT INTO status_reports (device_id, seq, deployment_id, state, reason, message, "
           "bytes_done, bytes_total, device_time_ms, received_ms, installed_slot, "
           "installed_sha256, installed_sequence) "
@@ -727,7 +741,8 @@ absl::Status DeviceStore::StoreReportBatch(
         q.push_back(r->seq());
       }
       // Only a report made after the state the row holds may replace it.
-      txn.exec_params(
+      ExecPrepared(
+          txn, "report_batch_installed",
           "UPDATE devices SET installed_slot = u.slot, installed_sha256 = u.sha, "
           "installed_sequence = u.sequence, installed_version = u.version, "
           "installed_trial = u.trial, installed_report_seq = u.seq "
@@ -742,7 +757,8 @@ absl::Status DeviceStore::StoreReportBatch(
     }
     std::unordered_map<std::string, uint64_t> acked;
     if (!stored.empty()) {
-      for (const auto& row : txn.exec_params(
+      for (const auto& row : ExecPrepared(
+               txn, "report_batch_acked",
                "SELECT device_id, max(seq) FROM status_reports "
                "WHERE device_id = ANY($1::text[]) GROUP BY device_id",
                id_array)) {
