@@ -17,13 +17,14 @@
 #            own streams; the others find it with their periodic look
 #            (--poll seconds), until wakes cross replicas.
 #   reports  (one otad only) fleet_bench keeps --report_clients ReportStatus
-#            calls in flight for --report_seconds, one report each;
+#            calls in flight for --report_seconds, --reports_per_call each;
 #            baseline: pgbench, as many clients, each transaction the same
 #            single-row INSERT into status_reports with its commit.
 #
 #   bench/fleet.sh                          # 10,000 devices, one otad
 #   bench/fleet.sh --devices=50000          # three otads
 #   bench/fleet.sh --devices=100000 --skip_reports
+#   bench/fleet.sh --streams_per_connection=100   # as behind a multiplexing proxy
 #
 # A process here holds at most 20,000 open files, so one otad takes at most
 # --per_otad devices (17,000) and one client process --per_client. Every
@@ -39,10 +40,13 @@ poll=2
 settle=10
 report_clients=64
 report_seconds=10
+reports_per_call=1
 skip_reports=0
 skip_baseline=0
+per_connection=1
 usage="usage: $0 [--devices=N] [--per_otad=N] [--per_client=N] [--poll=SECONDS]
-  [--settle=SECONDS] [--report_clients=N] [--report_seconds=N] [--skip_reports] [--skip_baseline]"
+  [--settle=SECONDS] [--report_clients=N] [--report_seconds=N] [--skip_reports] [--skip_baseline]
+  [--streams_per_connection=N] [--reports_per_call=N]"
 for arg in "$@"; do
   case "$arg" in
     --devices=*) devices="${arg#*=}" ;;
@@ -52,14 +56,16 @@ for arg in "$@"; do
     --settle=*) settle="${arg#*=}" ;;
     --report_clients=*) report_clients="${arg#*=}" ;;
     --report_seconds=*) report_seconds="${arg#*=}" ;;
+    --reports_per_call=*) reports_per_call="${arg#*=}" ;;
     --skip_reports) skip_reports=1 ;;
     --skip_baseline) skip_baseline=1 ;;
+    --streams_per_connection=*) per_connection="${arg#*=}" ;;
     -h | --help) echo "$usage"; exit 0 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
 done
 for value in "$devices" "$per_otad" "$per_client" "$poll" "$settle" "$report_clients" \
-    "$report_seconds"; do
+    "$report_seconds" "$reports_per_call" "$per_connection"; do
   if ! [[ "$value" =~ ^[1-9][0-9]*$ ]]; then
     echo "$usage" >&2
     exit 2
@@ -169,7 +175,7 @@ start_fleet() {
     first=$((i * per_client))
     count=$((devices - first < per_client ? devices - first : per_client))
     "$bench" --mode=devices --targets="$targets" --devices="$count" --first="$first" \
-      --max_seconds=900 >"$work/fleet-$db-$i.out" 2>"$work/fleet-$db-$i.err" &
+      --max_seconds=900 --streams_per_connection="$per_connection" >"$work/fleet-$db-$i.out" 2>"$work/fleet-$db-$i.err" &
     client_pids+=($!)
     pids+=($!)
   done
@@ -266,11 +272,11 @@ if (( skip_reports == 0 )); then
   start_otads
   report_out="$(timeout $((report_seconds + 300)) "$bench" --mode=reports \
     --target="${otad_addresses[0]}" --devices=2000 --concurrency="$report_clients" \
-    --seconds="$report_seconds")"
+    --seconds="$report_seconds" --reports_per_call="$reports_per_call")"
   echo "$report_out"
-  read -r _ acked_calls _ report_rate report_p50 report_p99 <<<"$report_out"
+  read -r _ acked_reports _ report_rate report_p50 report_p99 <<<"$report_out"
   stored="$(psql_db -c "SELECT count(*) FROM status_reports")"
-  echo "status_reports rows: $stored (acknowledged calls: $acked_calls)"
+  echo "status_reports rows: $stored (acknowledged reports: $acked_reports)"
   stop_otads
   cat >"$work/report.sql" <<EOF
 \\set d random(1, 2000)
@@ -289,7 +295,8 @@ EOF
 fi
 
 echo
-echo "Summary ($devices devices, $otads otad(s), $clients client process(es); ratio = ours / baseline)"
+echo "Summary ($devices devices, $otads otad(s), $clients client process(es)," \
+  "$per_connection stream(s) per connection; ratio = ours / baseline)"
 printf "%-62s %12s %9s\n" "measurement" "figure" "ratio"
 printf "%-62s %9s KiB %9s\n" "otad memory per idle stream, tuned channel arguments" "$ours_kib" \
   "$( [[ -n "${base_kib:-}" ]] && awk -v a="$ours_kib" -v b="$base_kib" 'BEGIN { printf "%.3f", a / b }' || echo -)"
@@ -298,7 +305,8 @@ printf "%-62s %9s KiB %9s\n" "otad memory per idle stream, tuned channel argumen
 printf "%-62s %9s KiB %9s\n" "client memory per stream (fleet_bench, for reference)" "$client_kib" "-"
 printf "%-62s %11s s %9s\n" "campaign start to every device notified" "$notify_s" "-"
 if (( skip_reports == 0 )); then
-  printf "%-62s %10s/s %9s\n" "durable ReportStatus calls, $report_clients in flight" "$report_rate" \
+  printf "%-62s %10s/s %9s\n" \
+    "durable reports, $report_clients calls in flight, $reports_per_call per call" "$report_rate" \
     "$(awk -v a="$report_rate" -v b="$pg_rate" 'BEGIN { printf "%.3f", a / b }')"
   printf "%-62s %10s/s %9s\n" "baseline: pgbench INSERT + commit, $report_clients clients" "$pg_rate" "1.000"
   echo "ReportStatus latency p50 $report_p50 ms, p99 $report_p99 ms"

@@ -24,9 +24,10 @@
 //            "campaign ID".
 //   start    prints "start_us T" and calls CampaignService.StartCampaign.
 //   reports  registers --devices devices, then keeps --concurrency
-//            ReportStatus calls in flight for --seconds, one new report
-//            per call, devices in turn; prints "reports N S RATE p50 p99"
-//            (calls acknowledged, seconds, per second, milliseconds).
+//            ReportStatus calls in flight for --seconds, new reports
+//            per call (--reports_per_call), devices in turn; prints
+//            "reports N S RATE p50 p99" (reports acknowledged, seconds,
+//            reports per second, call latencies in milliseconds).
 #include <signal.h>
 
 #include <algorithm>
@@ -79,6 +80,8 @@ ABSL_FLAG(int, connecting, 256, "devices: streams being opened at once at most")
 ABSL_FLAG(double, max_seconds, 600, "devices: end by then whatever happens");
 ABSL_FLAG(int, concurrency, 64, "reports: calls in flight");
 ABSL_FLAG(double, seconds, 10, "reports: how long");
+ABSL_FLAG(int, reports_per_call, 1,
+          "reports: reports in each call (a device sends several when its outbox has them)");
 
 namespace ota::bench {
 namespace {
@@ -229,6 +232,7 @@ int RunDevices() {
     streams.push_back(std::make_unique<DeviceStream>(&fleet, channel, DeviceId(first + i)));
     fleet.opening++;
     streams.back()->Start();
+    progress(false);
   }
   while (!g_stop && absl::Now() < deadline &&
          fleet.finished.load() < static_cast<int>(streams.size())) {
@@ -354,6 +358,7 @@ struct ReportLoad {
   ota::v1::DeviceService::Stub* stub;
   absl::Time end;
   int devices = 0;
+  int per_call = 1;
   absl::Mutex mu;
   std::vector<uint64_t> seq ABSL_GUARDED_BY(mu);
   int next_device ABSL_GUARDED_BY(mu) = 0;
@@ -373,12 +378,14 @@ class ReportCall final : public grpc::ClientUnaryReactor {
       const int d = load->next_device;
       load->next_device = (d + 1) % load->devices;
       request_.set_device_id(DeviceId(d));
-      ota::v1::StatusReport* r = request_.add_reports();
-      r->set_seq(++load->seq[d]);
-      r->set_state(ota::v1::DEPLOYMENT_STATE_DOWNLOADING);
-      r->set_bytes_done(r->seq() * 4096);
-      r->set_bytes_total(1 << 30);
-      r->set_time_ms(absl::ToUnixMillis(absl::Now()));
+      for (int i = 0; i < load->per_call; ++i) {
+        ota::v1::StatusReport* r = request_.add_reports();
+        r->set_seq(++load->seq[d]);
+        r->set_state(ota::v1::DEPLOYMENT_STATE_DOWNLOADING);
+        r->set_bytes_done(r->seq() * 4096);
+        r->set_bytes_total(1 << 30);
+        r->set_time_ms(absl::ToUnixMillis(absl::Now()));
+      }
       ++load->in_flight;
     }
     sent_ = absl::Now();
@@ -453,6 +460,7 @@ int RunReports() {
   load.stub = devices.get();
   load.seq.assign(n, 0);
   load.devices = n;
+  load.per_call = std::max(1, absl::GetFlag(FLAGS_reports_per_call));
   const absl::Time start = absl::Now();
   load.end = start + absl::Seconds(absl::GetFlag(FLAGS_seconds));
   for (int i = 0; i < concurrency; ++i) load.Next();
@@ -470,8 +478,9 @@ int RunReports() {
                : latencies_ms[std::min(latencies_ms.size() - 1,
                                        static_cast<size_t>(q * latencies_ms.size()))];
   };
-  absl::PrintF("reports %d %.3f %.1f %.2f %.2f\n", acked, seconds, acked / seconds, at(0.5),
-               at(0.99));
+  // Reports acknowledged, seconds, reports per second, call latencies.
+  absl::PrintF("reports %d %.3f %.1f %.2f %.2f\n", acked * load.per_call, seconds,
+               acked * load.per_call / seconds, at(0.5), at(0.99));
   if (failed > 0) {
     absl::FPrintF(stderr, "%d calls failed\n", failed);
     return 1;

@@ -110,8 +110,9 @@ void TuneForIdleStreams(grpc::ServerBuilder* builder) {
   builder->AddChannelArgument(GRPC_ARG_HTTP2_HPACK_TABLE_SIZE_ENCODER, 1024);
   builder->AddChannelArgument(GRPC_ARG_TCP_READ_CHUNK_SIZE, 4096);
   builder->AddChannelArgument(GRPC_ARG_TCP_MIN_READ_CHUNK_SIZE, 1024);
-  // A device holds one stream; operators' tools a few.
-  builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 32);
+  // A device holds one stream, but an HTTP/2 proxy in front (Envoy)
+  // multiplexes many devices onto one connection.
+  builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 4096);
   // Pings find peers that vanished without closing (a device losing power)
   // so their streams and memory are released; clients may ping every 10 s.
   builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 120 * 1000);
