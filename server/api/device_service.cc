@@ -41,7 +41,9 @@ class DeviceServiceImpl::Streams {
   }
 
   // Queues `stream` for a deployment lookup unless it is queued already.
-  void RequestLookup(const std::shared_ptr<Stream>& stream);
+  // Wakes (a deployment was just made for the device) go ahead of the
+  // periodic looks, so that a busy poll never delays a wake.
+  void RequestLookup(const std::shared_ptr<Stream>& stream, bool wake);
 
   const ServiceDeps& deps() const { return deps_; }
   DeviceStore* store() { return store_; }
@@ -57,7 +59,8 @@ class DeviceServiceImpl::Streams {
   DeviceStore* store_;
   DeviceHub* hub_;
   absl::Mutex mu_;
-  std::deque<std::weak_ptr<Stream>> lookups_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::weak_ptr<Stream>> wakes_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::weak_ptr<Stream>> looks_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::vector<std::thread> lookup_threads_;
   // Destroyed before the work queue: their callbacks post work.
@@ -104,8 +107,9 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<ota::v1:
     MaybeWriteLocked();
   }
 
-  // Set while the stream waits in the lookup queue.
-  std::atomic<bool> lookup_queued{false};
+  // Set while the stream waits in the wake and the look queue.
+  std::atomic<bool> wake_queued{false};
+  std::atomic<bool> look_queued{false};
 
  private:
   void Open(const DeviceHello& hello) {
@@ -128,7 +132,7 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<ota::v1:
     waker_ = owner_->hub()->Attach(
         device_id_, {.on_wake =
                          [weak, owner] {
-                           if (auto s = weak.lock()) owner->RequestLookup(s);
+                           if (auto s = weak.lock()) owner->RequestLookup(s, true);
                          },
                      .on_replaced =
                          [weak] {
@@ -138,7 +142,7 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<ota::v1:
       if (auto s = weak.lock()) s->Keepalive();
     });
     poll_handle_ = owner_->polls().Add([weak, owner] {
-      if (auto s = weak.lock()) owner->RequestLookup(s);
+      if (auto s = weak.lock()) owner->RequestLookup(s, false);
     });
     bool done;
     {
@@ -154,7 +158,7 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<ota::v1:
     if (done) {
       Close();  // the client left while this was being set up
     } else {
-      owner_->RequestLookup(shared_from_this());  // what is pending at connect
+      owner_->RequestLookup(shared_from_this(), true);  // what is pending at connect
     }
   }
 
@@ -261,10 +265,11 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<ota::v1:
   ota::v1::ServerMessage out_ ABSL_GUARDED_BY(mu_);  // the write in flight
 };
 
-void DeviceServiceImpl::Streams::RequestLookup(const std::shared_ptr<Stream>& stream) {
-  if (stream->lookup_queued.exchange(true)) return;
+void DeviceServiceImpl::Streams::RequestLookup(const std::shared_ptr<Stream>& stream,
+                                               bool wake) {
+  if ((wake ? stream->wake_queued : stream->look_queued).exchange(true)) return;
   absl::MutexLock lock(&mu_);
-  lookups_.push_back(stream);
+  (wake ? wakes_ : looks_).push_back(stream);
 }
 
 void DeviceServiceImpl::Streams::LookupLoop() {
@@ -275,21 +280,23 @@ void DeviceServiceImpl::Streams::LookupLoop() {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](Streams* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-            return s->stop_ || !s->lookups_.empty();
+            return s->stop_ || !s->wakes_.empty() || !s->looks_.empty();
           },
           this));
       if (stop_) return;
-      while (!lookups_.empty() && streams.size() < batch) {
-        if (auto s = lookups_.front().lock()) streams.push_back(std::move(s));
-        lookups_.pop_front();
+      for (auto* queue : {&wakes_, &looks_}) {
+        while (!queue->empty() && streams.size() < batch) {
+          if (auto s = queue->front().lock()) {
+            // A wake that comes while this lookup runs queues the stream again.
+            (queue == &wakes_ ? s->wake_queued : s->look_queued) = false;
+            streams.push_back(std::move(s));
+          }
+          queue->pop_front();
+        }
       }
     }
     std::vector<std::string> ids;
-    for (const auto& s : streams) {
-      // A wake that comes while this lookup runs queues the stream again.
-      s->lookup_queued = false;
-      ids.push_back(s->device_id());
-    }
+    for (const auto& s : streams) ids.push_back(s->device_id());
     if (ids.empty()) continue;
     absl::StatusOr<std::map<std::string, ota::v1::Deployment>> found =
         NextDeployments(deps_.db, ids, deps_.clock->NowMillis());
