@@ -49,13 +49,9 @@ for value in "$size_mib" "$devices" "$threads"; do
 done
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-pg_bin=/usr/lib/postgresql/15/bin
-for tool in "$pg_bin/initdb" "$pg_bin/pg_ctl" "$pg_bin/pgbench" "$pg_bin/psql" openssl; do
-  if ! command -v "$tool" >/dev/null; then
-    echo "$tool is missing (packages postgresql-15, openssl)" >&2
-    exit 1
-  fi
-done
+# shellcheck source=bench/lib/postgres.sh
+source "$root/bench/lib/postgres.sh"
+pg_check_tools openssl || exit 1
 
 # Every device holds a connection open in the connect measurement, on both
 # ends of the loopback.
@@ -67,17 +63,7 @@ if (( $(ulimit -n) < need_fds )); then
   }
 fi
 
-# Runs a PostgreSQL server command as its owner, for two minutes at most.
-as_pg() {
-  if [[ $EUID -eq 0 ]]; then
-    timeout 120 runuser -u postgres -- "$@"
-  else
-    timeout 120 "$@"
-  fi
-}
-
 work=""
-pgdata=""
 otad_pid=""
 cleanup() {
   set +e
@@ -90,9 +76,7 @@ cleanup() {
     kill -0 "$otad_pid" 2>/dev/null && kill -KILL "$otad_pid"
     wait "$otad_pid" 2>/dev/null
   fi
-  if [[ -n "$pgdata" && -f "$pgdata/postmaster.pid" ]]; then
-    as_pg "$pg_bin/pg_ctl" -w -t 30 -m immediate -D "$pgdata" stop >/dev/null 2>&1
-  fi
+  pg_stop
   [[ -n "$work" ]] && rm -rf "$work"
 }
 trap cleanup EXIT
@@ -108,36 +92,14 @@ bin="$(bazel info -c opt bazel-bin)"
 work="$(mktemp -d "${TMPDIR:-/tmp}/otad-bench.XXXXXX")"
 chmod 755 "$work"
 # Copies, so that a concurrent build replacing bazel-bin cannot matter.
-mkdir "$work/bin" "$work/baseline" "$work/pg"
+mkdir "$work/bin" "$work/baseline"
 cp "$bin/server/otad" "$bin/bench/otad_bench" "$work/bin/"
 otad="$work/bin/otad"
 bench="$work/bin/otad_bench"
 
 # ----------------------------------------------------------- PostgreSQL
-pgdata="$work/pg/data"
-socket="$work/pg"
-[[ $EUID -eq 0 ]] && chown postgres:postgres "$work/pg"
-if ! as_pg "$pg_bin/initdb" -A trust -U postgres -E UTF8 --locale=C \
-    -D "$pgdata" >"$work/initdb.log" 2>&1; then
-  cat "$work/initdb.log" >&2
-  exit 1
-fi
-# Durability as shipped, written out so nobody wonders: every commit waits
-# for its WAL to reach the disk.
-cat >>"$pgdata/postgresql.conf" <<EOF
-listen_addresses = ''
-unix_socket_directories = '$socket'
-fsync = on
-synchronous_commit = on
-full_page_writes = on
-max_connections = 100
-EOF
-if ! as_pg "$pg_bin/pg_ctl" -w -t 60 -D "$pgdata" -l "$work/pg/server.log" start >/dev/null; then
-  cat "$work/pg/server.log" >&2
-  exit 1
-fi
-timeout 60 "$pg_bin/createdb" -h "$socket" -U postgres otad
-database_url="postgresql://postgres@/otad?host=$socket"
+pg_start "$work/pg" 100 || exit 1
+database_url="$(pg_url otad)" || exit 1
 psql_otad() { timeout 60 "$pg_bin/psql" -h "$socket" -U postgres -d otad -qAt "$@"; }
 
 # ----------------------------------------------------------------- otad

@@ -24,8 +24,10 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/base/clock.h"
@@ -76,6 +78,14 @@ ABSL_FLAG(uint64_t, max_asset_size, uint64_t{16} << 30, "largest asset accepted,
 ABSL_FLAG(int, keepalive_seconds, 30, "keepalive period on idle device streams");
 ABSL_FLAG(int, deployment_poll_seconds, 30,
           "how often an idle device stream looks for a deployment made elsewhere");
+ABSL_FLAG(bool, grpc_small_streams, true,
+          "tune gRPC for many idle device streams (small flow-control windows and read "
+          "buffers, no BDP probing, HTTP/2 pings to find dead peers); false keeps gRPC's "
+          "defaults");
+ABSL_FLAG(std::vector<std::string>, grpc_channel_arg, {},
+          "extra integer gRPC server channel arguments, name=value, comma-separated "
+          "(e.g. grpc.http2.lookahead_bytes=65536); they win over --grpc_small_streams");
+ABSL_FLAG(int, stream_threads, 8, "threads for the database work of opening device streams");
 ABSL_FLAG(int, engine_tick_ms, 1000, "rollout engine period; 0 turns the engine off");
 ABSL_FLAG(bool, insecure, false,
           "development mode: admin calls need no token (a warning is logged at every start)");
@@ -117,6 +127,31 @@ absl::StatusOr<std::unique_ptr<Database>> OpenDatabase() {
     std::cerr << "otad: waiting for the database: " << db.status().message() << "\n";
     absl::SleepFor(absl::Seconds(1));
   }
+}
+
+// Channel arguments for a server that holds tens of thousands of mostly
+// idle device streams, one per connection. gRPC's defaults size every
+// connection for bulk transfer: 64 KiB stream windows grown further by BDP
+// probing, 8 KiB+ read buffers, a 4 KiB HPACK table each way; at fleet
+// scale that is memory held by connections that send a keepalive every
+// half minute. Uploads still work with these, at a lower peak rate.
+void TuneForIdleStreams(grpc::ServerBuilder* builder) {
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 16 << 10);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE, 16 << 10);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_HPACK_TABLE_SIZE_DECODER, 1024);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_HPACK_TABLE_SIZE_ENCODER, 1024);
+  builder->AddChannelArgument(GRPC_ARG_TCP_READ_CHUNK_SIZE, 4096);
+  builder->AddChannelArgument(GRPC_ARG_TCP_MIN_READ_CHUNK_SIZE, 1024);
+  // A device holds one stream, but an HTTP/2 proxy in front (Envoy)
+  // multiplexes many devices onto one connection.
+  builder->AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS, 4096);
+  // Pings find peers that vanished without closing (a device losing power)
+  // so their streams and memory are released; clients may ping every 10 s.
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 120 * 1000);
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10 * 1000);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 3);
 }
 
 int Migrate() {
@@ -189,6 +224,10 @@ int Serve() {
   options.max_asset_size = absl::GetFlag(FLAGS_max_asset_size);
   options.keepalive_seconds = absl::GetFlag(FLAGS_keepalive_seconds);
   options.deployment_poll_seconds = absl::GetFlag(FLAGS_deployment_poll_seconds);
+  // With TLS and a fleet CA, a device is who its certificate says.
+  options.require_device_certificates = !absl::GetFlag(FLAGS_tls_cert_file).empty() &&
+                                        !absl::GetFlag(FLAGS_device_ca_cert_file).empty();
+  options.stream_threads = absl::GetFlag(FLAGS_stream_threads);
   DeviceHub hub;
   // The rollout engine: a tick every period, or at once when woken.
   absl::Mutex engine_mu;
@@ -348,6 +387,16 @@ int Serve() {
   auto interceptors = grpc_metrics.Interceptors();
   for (auto& i : gate.Interceptors()) interceptors.push_back(std::move(i));
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  if (absl::GetFlag(FLAGS_grpc_small_streams)) TuneForIdleStreams(&builder);
+  for (const std::string& arg : absl::GetFlag(FLAGS_grpc_channel_arg)) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(arg, absl::MaxSplits('=', 1));
+    int value = 0;
+    if (kv.first.empty() || !absl::SimpleAtoi(kv.second, &value)) {
+      std::cerr << "otad: --grpc_channel_arg wants name=integer, got " << arg << "\n";
+      return 1;
+    }
+    builder.AddChannelArgument(kv.first, value);
+  }
   for (grpc::Service* s : std::initializer_list<grpc::Service*>{
            &certificates, &assets, &manifests, &registry, &devices, &campaigns,
            &access_service}) {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <set>
 #include <string>
 
@@ -42,6 +43,20 @@ struct ServiceOptions {
   // How often an idle stream looks for a deployment on its own (a
   // deployment made by another otad replica is found this way).
   int deployment_poll_seconds = 30;
+  // Devices must call with a certificate of the fleet CA naming them (set
+  // when otad has TLS and a fleet CA).
+  bool require_device_certificates = false;
+  // Threads for the database work of opening and closing device streams.
+  int stream_threads = 8;
+  // Threads that look up deployments for woken streams, and how many
+  // devices one lookup takes at most.
+  int lookup_threads = 2;
+  int lookup_batch = 1000;
+  // ReportStatus calls stored in one transaction at most, and how many
+  // such transactions may be under way at once (while one waits for its
+  // commit to reach the disk, the next batch fills).
+  int report_batch = 1000;
+  int report_writers = 4;
 };
 
 // What every service needs. Not owned.
@@ -55,8 +70,8 @@ struct ServiceDeps {
   BlobStore* blobs;
   const common::Clock* clock;
   ServiceOptions options;
-  // Connected device streams; may be null (no deployments are pushed then,
-  // only found by the periodic look).
+  // Connected device streams, which the rollout engine wakes; when null,
+  // DeviceServiceImpl keeps a hub of its own (nobody else can wake it then).
   DeviceHub* hub = nullptr;
   // Called after an operator action that the engine should act on at once.
   std::function<void()> wake_engine;
@@ -163,18 +178,51 @@ class DeviceRegistryServiceImpl final : public ota::v1::DeviceRegistryService::S
 // Status reports accepted in one ReportStatus call at most.
 inline constexpr int kMaxReportsPerCall = 1000;
 
-class DeviceServiceImpl final : public ota::v1::DeviceService::Service {
+// The device-facing API on gRPC's callback API, so that tens of thousands
+// of idle Connect streams cost no thread each:
+//  - Connect validates the request at once; the database work of a new
+//    stream (registration, rollback detection) and of a closed one runs on
+//    a small work queue.
+//  - A stream attaches to the DeviceHub; a Wake posts the device to a
+//    lookup queue, whose threads find the deployments of many devices in one
+//    transaction (NextDeployments) and hand each to its stream.
+//  - Keepalives and the periodic look for deployments made elsewhere come
+//    from two timer wheels, one thread each, for all streams.
+//  - A stream has at most one write in flight and holds at most one pending
+//    deployment (the latest) and one pending keepalive, so a client that does
+//    not read blocks nobody and costs bounded memory.
+//  - A newer stream of the same device ends the older one (ABORTED).
+//  - ReportStatus calls are group-committed: a writer thread stores the
+//    reports of every call waiting into one transaction, and each call is
+//    answered only after that transaction committed. A few writers overlap
+//    one batch's commit with the next batch.
+class DeviceServiceImpl final : public ota::v1::DeviceService::CallbackService {
  public:
-  explicit DeviceServiceImpl(const ServiceDeps& deps) : deps_(deps), store_(deps.db) {}
+  explicit DeviceServiceImpl(const ServiceDeps& deps);
+  // Stops the timers and threads; streams still open get no more messages.
+  // Destroy the grpc::Server first.
+  ~DeviceServiceImpl() override;
 
-  grpc::Status Connect(grpc::ServerContext*, const ota::v1::ConnectRequest*,
-                       grpc::ServerWriter<ota::v1::ServerMessage>*) override;
-  grpc::Status ReportStatus(grpc::ServerContext*, const ota::v1::ReportStatusRequest*,
-                            ota::v1::ReportStatusResponse*) override;
+  grpc::ServerWriteReactor<ota::v1::ServerMessage>* Connect(
+      grpc::CallbackServerContext* context, const ota::v1::ConnectRequest* request) override;
+  grpc::ServerUnaryReactor* ReportStatus(grpc::CallbackServerContext* context,
+                                         const ota::v1::ReportStatusRequest* request,
+                                         ota::v1::ReportStatusResponse* response) override;
+
+  // Streams open now (registered ones; those still being set up are not
+  // counted).
+  size_t open_streams() const;
 
  private:
+  class Stream;
+  class Streams;
+  class ReportWriter;
+
   ServiceDeps deps_;
   DeviceStore store_;
+  std::unique_ptr<DeviceHub> own_hub_;  // when deps.hub is null
+  std::unique_ptr<Streams> streams_;
+  std::unique_ptr<ReportWriter> reports_;
 };
 
 class CampaignServiceImpl final : public ota::v1::CampaignService::Service {

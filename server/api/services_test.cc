@@ -1,6 +1,7 @@
 // otad's services through a real gRPC channel, on a real PostgreSQL.
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <thread>
 
@@ -60,7 +61,9 @@ class ServicesTest : public ::testing::Test {
     ServiceOptions options;
     options.max_asset_size = 64 << 20;
     options.keepalive_seconds = 1;
-    ServiceDeps deps{db_.get(), blobs_.get(), &clock_, options};
+    // Far beyond any wait below: a deployment that arrives came by a wake.
+    options.deployment_poll_seconds = 60;
+    ServiceDeps deps{db_.get(), blobs_.get(), &clock_, options, &hub_};
     certificates_ = std::make_unique<CertificateServiceImpl>(deps);
     assets_ = std::make_unique<AssetServiceImpl>(deps);
     manifests_ = std::make_unique<ManifestServiceImpl>(deps);
@@ -76,8 +79,8 @@ class ServicesTest : public ::testing::Test {
     builder.RegisterService(devices_.get());
     server_ = builder.BuildAndStart();
     ASSERT_NE(port, 0);
-    channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
-                                   grpc::InsecureChannelCredentials());
+    channel_target_ = absl::StrCat("127.0.0.1:", port);
+    channel_ = grpc::CreateChannel(channel_target_, grpc::InsecureChannelCredentials());
     cert_stub_ = ota::v1::CertificateService::NewStub(channel_);
     asset_stub_ = ota::v1::AssetService::NewStub(channel_);
     manifest_stub_ = ota::v1::ManifestService::NewStub(channel_);
@@ -164,8 +167,75 @@ class ServicesTest : public ::testing::Test {
     ASSERT_TRUE(r.complete());
   }
 
+  // An ACTIVE campaign over every device of the test's vendor and class,
+  // whose signed manifest is `manifest_size` bytes or more. Returns its id.
+  std::string StartCampaign(size_t manifest_size = 0) {
+    ota::v1::Manifest m = ValidManifest();
+    m.set_description(std::string(manifest_size, 'd'));
+    ota::v1::SignedManifest sm;
+    sm.set_manifest(m.SerializeAsString());
+    const std::string bytes = sm.SerializeAsString();
+    const std::string manifest_id = common::HexEncode(common::Sha256Digest(bytes));
+    EXPECT_TRUE(db_->Transact([&](pqxx::work& txn) {
+      txn.exec_params("INSERT INTO assets (sha256, size, complete, created_unix, updated_unix) "
+                      "VALUES ($1, 10, true, 0, 0) ON CONFLICT DO NOTHING", payload_sha_);
+      txn.exec_params("INSERT INTO manifests (manifest_id, signed_manifest, vendor_id, class_id, "
+                      "sequence_number, payload_sha256, payload_size, signing_key_ids, "
+                      "created_unix) VALUES ($1, $2, $3, $4, 7, $5, 10, '{}', 0)",
+                      manifest_id, pqxx::binarystring(bytes.data(), bytes.size()),
+                      common::UuidToString(vendor_), common::UuidToString(class_), payload_sha_);
+      return absl::OkStatus();
+    }).ok());
+    CampaignStore campaigns(db_.get(), &clock_);
+    ota::v1::CreateCampaignRequest req;
+    req.set_name(absl::StrCat("campaign-", manifest_size));
+    req.set_manifest_id(manifest_id);
+    absl::StatusOr<ota::v1::Campaign> c = campaigns.Create(req);
+    EXPECT_TRUE(c.ok()) << c.status();
+    EXPECT_TRUE(campaigns.Start(c->campaign_id()).ok());
+    return c->campaign_id();
+  }
+
+  // One pass of the rollout engine, waking streams through the hub as
+  // otad does.
+  void TickEngine() {
+    Engine engine(db_.get(), &clock_,
+                  [this](const std::vector<std::string>& ids) { hub_.Wake(ids); });
+    ASSERT_TRUE(engine.Tick().ok());
+  }
+
+  ota::v1::ConnectRequest Hello(const std::string& device_id) {
+    ota::v1::ConnectRequest req;
+    req.set_device_id(device_id);
+    req.set_vendor_id(vendor_);
+    req.set_class_id(class_);
+    req.mutable_installed()->set_active_slot("a");
+    req.mutable_installed()->set_sequence_number(3);
+    return req;
+  }
+
+  // Reads until a deployment arrives; false when the stream ends first.
+  static bool ReadDeployment(grpc::ClientReaderInterface<ota::v1::ServerMessage>* reader,
+                             ota::v1::Deployment* out) {
+    ota::v1::ServerMessage msg;
+    while (reader->Read(&msg)) {
+      if (msg.has_deployment()) {
+        *out = msg.deployment();
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Waits until `n` streams are registered with the hub.
+  void AwaitStreams(size_t n) {
+    for (int i = 0; i < 500 && hub_.connected() != n; ++i) absl::SleepFor(absl::Milliseconds(10));
+    ASSERT_EQ(hub_.connected(), n);
+  }
+
   static ota::testing::PostgresCluster* cluster_;
   common::FakeClock clock_{kNow * 1000};
+  DeviceHub hub_;
   std::unique_ptr<Database> db_;
   std::string blob_dir_;
   std::unique_ptr<BlobStore> blobs_;
@@ -175,6 +245,7 @@ class ServicesTest : public ::testing::Test {
   std::unique_ptr<DeviceRegistryServiceImpl> registry_;
   std::unique_ptr<DeviceServiceImpl> devices_;
   std::unique_ptr<grpc::Server> server_;
+  std::string channel_target_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<ota::v1::CertificateService::Stub> cert_stub_;
   std::unique_ptr<ota::v1::AssetService::Stub> asset_stub_;
@@ -734,6 +805,176 @@ TEST_F(ServicesTest, ReportStatusIsIdempotentAndAcksWhatIsStored) {
   EXPECT_THAT(device_stub_->ReportStatus(&bad, req, &resp),
               GrpcIs(grpc::StatusCode::INVALID_ARGUMENT,
                      "reports[1].seq 1 does not increase (previous 1)"));
+}
+
+// ------------------------------------------------------------- streams
+
+TEST_F(ServicesTest, WakeSendsTheDeploymentWithoutWaitingForAPoll) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto reader = device_stub_->Connect(&ctx, Hello("gw-wake"));
+  ota::v1::ServerMessage msg;
+  ASSERT_TRUE(reader->Read(&msg));
+  ASSERT_TRUE(msg.has_keepalive());
+  AwaitStreams(1);
+
+  const std::string campaign = StartCampaign();
+  const absl::Time woken = absl::Now();
+  TickEngine();
+  ota::v1::Deployment d;
+  ASSERT_TRUE(ReadDeployment(reader.get(), &d));
+  // The poll is 60 s away; only the wake explains an arrival this soon.
+  EXPECT_LT(absl::Now() - woken, absl::Seconds(5));
+  EXPECT_EQ(d.campaign_id(), campaign);
+  EXPECT_FALSE(d.manifest().manifest().empty());
+
+  // A device that gets a deployment while offline receives it when it
+  // connects.
+  grpc::ClientContext reg;
+  ota::v1::RegisterDeviceRequest r;
+  r.set_device_id("gw-late");
+  r.set_vendor_id(common::UuidToString(vendor_));
+  r.set_class_id(common::UuidToString(class_));
+  ota::v1::Device dev;
+  ASSERT_THAT(registry_stub_->RegisterDevice(&reg, r, &dev), GrpcOk());
+  TickEngine();
+  grpc::ClientContext late_ctx;
+  late_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto late = device_stub_->Connect(&late_ctx, Hello("gw-late"));
+  ASSERT_TRUE(ReadDeployment(late.get(), &d));
+  EXPECT_EQ(d.campaign_id(), campaign);
+  ctx.TryCancel();
+  late_ctx.TryCancel();
+}
+
+TEST_F(ServicesTest, AClientThatDoesNotReadBlocksNoOtherStream) {
+  // The slow device's channel takes no more than a sliver before its
+  // application reads, and the deployment is far larger than that, so the
+  // server's write to it stays in flight.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 1024);
+  auto slow_channel = grpc::CreateCustomChannel(channel_target_, grpc::InsecureChannelCredentials(),
+                                                args);
+  auto slow_stub = ota::v1::DeviceService::NewStub(slow_channel);
+  grpc::ClientContext slow_ctx;
+  auto slow = slow_stub->Connect(&slow_ctx, Hello("gw-slow"));
+  AwaitStreams(1);  // registered; it never reads a message
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto reader = device_stub_->Connect(&ctx, Hello("gw-fast"));
+  ota::v1::ServerMessage msg;
+  ASSERT_TRUE(reader->Read(&msg));
+  AwaitStreams(2);
+
+  StartCampaign(/*manifest_size=*/200 << 10);
+  const absl::Time woken = absl::Now();
+  TickEngine();
+  ota::v1::Deployment d;
+  ASSERT_TRUE(ReadDeployment(reader.get(), &d));
+  EXPECT_LT(absl::Now() - woken, absl::Seconds(5));
+  EXPECT_GT(d.ByteSizeLong(), size_t{200} << 10);
+  // Keepalives keep coming on the healthy stream while the slow one holds
+  // its write.
+  ASSERT_TRUE(reader->Read(&msg));
+  EXPECT_TRUE(msg.has_keepalive());
+  EXPECT_EQ(hub_.connected(), 2u);
+
+  // The slow device reads at last and finds the deployment.
+  ASSERT_TRUE(ReadDeployment(slow.get(), &d));
+  slow_ctx.TryCancel();
+  ctx.TryCancel();
+}
+
+TEST_F(ServicesTest, ANewerStreamOfTheSameDeviceEndsTheOlder) {
+  grpc::ClientContext first_ctx;
+  first_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto first = device_stub_->Connect(&first_ctx, Hello("gw-twice"));
+  ota::v1::ServerMessage msg;
+  ASSERT_TRUE(first->Read(&msg));
+  AwaitStreams(1);
+
+  grpc::ClientContext second_ctx;
+  second_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+  auto second = device_stub_->Connect(&second_ctx, Hello("gw-twice"));
+  ASSERT_TRUE(second->Read(&msg));
+  while (first->Read(&msg)) {
+  }
+  EXPECT_THAT(first->Finish(), GrpcIs(grpc::StatusCode::ABORTED,
+                                      "device gw-twice connected again on a newer stream"));
+  // The newer stream lives on, and the device stays online.
+  ASSERT_TRUE(second->Read(&msg));
+  EXPECT_TRUE(msg.has_keepalive());
+  EXPECT_EQ(hub_.connected(), 1u);
+  grpc::ClientContext g;
+  ota::v1::GetDeviceRequest get;
+  get.set_device_id("gw-twice");
+  ota::v1::Device d;
+  absl::SleepFor(absl::Milliseconds(200));  // a wrong "offline" would land by now
+  ASSERT_THAT(registry_stub_->GetDevice(&g, get, &d), GrpcOk());
+  EXPECT_TRUE(d.online());
+  second_ctx.TryCancel();
+}
+
+TEST_F(ServicesTest, ConcurrentReportsAreBatchedDurableAndStoredOnce) {
+  constexpr int kDevices = 8, kSeqs = 12, kCallers = 32;
+  for (int i = 0; i < kDevices; ++i) {
+    grpc::ClientContext reg;
+    ota::v1::RegisterDeviceRequest r;
+    r.set_device_id(absl::StrCat("gw-r", i));
+    ota::v1::Device d;
+    ASSERT_THAT(registry_stub_->RegisterDevice(&reg, r, &d), GrpcOk());
+  }
+  // Every caller sends every seq of one device, in calls of 1 to 4 reports:
+  // each report reaches the server four times over, often in one batch.
+  std::atomic<int> failed{0};
+  std::vector<std::thread> callers;
+  for (int t = 0; t < kCallers; ++t) {
+    callers.emplace_back([&, t] {
+      const std::string id = absl::StrCat("gw-r", t % kDevices);
+      for (int seq = 1; seq <= kSeqs;) {
+        ota::v1::ReportStatusRequest req;
+        req.set_device_id(id);
+        const int n = 1 + (t + seq) % 4;
+        for (int k = 0; k < n && seq <= kSeqs; ++k, ++seq) {
+          ota::v1::StatusReport* r = req.add_reports();
+          r->set_seq(seq);
+          r->set_state(ota::v1::DEPLOYMENT_STATE_DOWNLOADING);
+          r->set_bytes_done(seq);
+        }
+        grpc::ClientContext ctx;
+        ota::v1::ReportStatusResponse resp;
+        grpc::Status s = device_stub_->ReportStatus(&ctx, req, &resp);
+        // Acknowledged means stored: at least this call's last seq.
+        if (!s.ok() || resp.acked_seq() < req.reports(req.reports_size() - 1).seq()) failed++;
+      }
+    });
+  }
+  for (std::thread& t : callers) t.join();
+  EXPECT_EQ(failed.load(), 0);
+  // An unknown device fails its own call only.
+  grpc::ClientContext unknown;
+  ota::v1::ReportStatusRequest req;
+  req.set_device_id("gw-nobody");
+  req.add_reports()->set_seq(1);
+  req.mutable_reports(0)->set_state(ota::v1::DEPLOYMENT_STATE_DOWNLOADING);
+  ota::v1::ReportStatusResponse resp;
+  EXPECT_THAT(device_stub_->ReportStatus(&unknown, req, &resp),
+              GrpcIs(grpc::StatusCode::NOT_FOUND, "device gw-nobody does not exist"));
+
+  int64_t rows = 0, devices = 0, max_seq = 0;
+  ASSERT_TRUE(db_->Transact([&](pqxx::work& txn) {
+    pqxx::row r = txn.exec1(
+        "SELECT count(*), count(DISTINCT device_id), max(seq) FROM status_reports");
+    rows = r[0].as<int64_t>();
+    devices = r[1].as<int64_t>();
+    max_seq = r[2].as<int64_t>();
+    return absl::OkStatus();
+  }).ok());
+  EXPECT_EQ(rows, kDevices * kSeqs);
+  EXPECT_EQ(devices, kDevices);
+  EXPECT_EQ(max_seq, kSeqs);
 }
 
 }  // namespace

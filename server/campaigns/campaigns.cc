@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <set>
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
@@ -494,6 +495,119 @@ absl::StatusOr<ota::v1::Deployment> NextDeployment(Database* db, const std::stri
   if (!capped.empty()) return absl::ResourceExhaustedError(capped);
   if (!found) return absl::NotFoundError("no deployment to send");
   return out;
+}
+
+absl::StatusOr<std::map<std::string, ota::v1::Deployment>> NextDeployments(
+    Database* db, const std::vector<std::string>& device_ids, int64_t now_ms) {
+  std::map<std::string, ota::v1::Deployment> out;
+  std::vector<std::string> capped;
+  const std::string ids = PgTextArray(device_ids);
+  absl::Status s = db->Transact([&](pqxx::work& txn) -> absl::Status {
+    out.clear();
+    capped.clear();
+    std::map<std::string, std::vector<ota::v1::Deployment*>> by_manifest;
+    std::vector<std::string> chosen;
+    // Campaigns with a download cap: their first sends go one by one
+    // through NextDeployment, which holds each group to its cap.
+    std::set<std::string> capped_campaigns;
+    for (const auto& row : txn.exec_params(
+             "SELECT DISTINCT c.campaign_id, c.policy FROM deployments d "
+             "JOIN campaigns c ON c.campaign_id = d.campaign_id "
+             "WHERE d.device_id = ANY($1::text[]) AND d.state = 1 AND c.state = 3",
+             ids)) {
+      ota::v1::RolloutPolicy policy;
+      policy.ParseFromString(pqxx::binarystring(row[1]).str());
+      if (policy.download_cap().max_concurrent() > 0) capped_campaigns.insert(row[0].c_str());
+    }
+    for (const auto& row : txn.exec_params(
+             "SELECT DISTINCT ON (d.device_id) d.device_id, d.deployment_id, d.campaign_id, "
+             "c.manifest_id, d.state FROM deployments d "
+             "JOIN campaigns c ON c.campaign_id = d.campaign_id "
+             "WHERE d.device_id = ANY($1::text[]) AND d.state IN (1, 2) AND c.state = 3 "
+             "ORDER BY d.device_id, d.created_ms",
+             ids)) {
+      if (row[4].as<int>() == 1 && capped_campaigns.count(row[2].c_str()) != 0) {
+        capped.push_back(row[0].c_str());
+        continue;
+      }
+      ota::v1::Deployment& d = out[row[0].c_str()];
+      d.set_deployment_id(row[1].c_str());
+      d.set_campaign_id(row[2].c_str());
+      by_manifest[row[3].c_str()].push_back(&d);
+      chosen.push_back(d.deployment_id());
+    }
+    if (out.empty()) return absl::OkStatus();
+    std::vector<std::string> manifest_ids;
+    for (const auto& [id, _] : by_manifest) manifest_ids.push_back(id);
+    // Each manifest is read and parsed once for the batch.
+    for (const auto& row : txn.exec_params(
+             "SELECT manifest_id, signed_manifest FROM manifests "
+             "WHERE manifest_id = ANY($1::text[])",
+             PgTextArray(manifest_ids))) {
+      ota::v1::SignedManifest m;
+      m.ParseFromString(pqxx::binarystring(row[1]).str());
+      for (ota::v1::Deployment* d : by_manifest[row[0].c_str()]) *d->mutable_manifest() = m;
+    }
+    txn.exec_params(
+        "UPDATE deployments SET state = 2, updated_ms = $2 "
+        "WHERE deployment_id = ANY($1::text[]) AND state = 1",
+        PgTextArray(chosen), now_ms);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  for (const std::string& device_id : capped) {
+    absl::StatusOr<ota::v1::Deployment> d = NextDeployment(db, device_id, now_ms);
+    if (d.ok()) out[device_id] = *std::move(d);
+  }
+  return out;
+}
+
+absl::Status ApplyReportBatch(pqxx::work& txn, const std::vector<const DeviceReports*>& items) {
+  // round -> columns of the reports applied in it
+  struct Round {
+    std::vector<std::string> deployment, device, message;
+    std::vector<int> state, reason;
+    std::vector<uint64_t> bytes_done, bytes_total;
+    std::vector<int64_t> now;
+  };
+  std::vector<Round> rounds;
+  std::map<std::pair<std::string, std::string>, size_t> seen;  // (device, deployment) -> reports
+  for (const DeviceReports* item : items) {
+    for (const ota::v1::StatusReport& r : item->reports) {
+      if (r.deployment_id().empty()) continue;
+      const size_t n = seen[{item->device_id, r.deployment_id()}]++;
+      if (rounds.size() <= n) rounds.resize(n + 1);
+      Round& round = rounds[n];
+      round.deployment.push_back(r.deployment_id());
+      round.device.push_back(item->device_id);
+      round.message.push_back(r.message());
+      round.state.push_back(static_cast<int>(r.state()));
+      round.reason.push_back(static_cast<int>(r.reason()));
+      round.bytes_done.push_back(r.bytes_done());
+      round.bytes_total.push_back(r.bytes_total());
+      round.now.push_back(item->now_ms);
+    }
+  }
+  auto numbers = [](const auto& values) {
+    std::string out = "{";
+    for (size_t i = 0; i < values.size(); ++i) absl::StrAppend(&out, i ? "," : "", values[i]);
+    return out + "}";
+  };
+  for (const Round& r : rounds) {
+    txn.exec_params(
+        "UPDATE deployments SET state = u.state, reason = u.reason, message = u.message, "
+        "bytes_done = u.bytes_done, bytes_total = u.bytes_total, updated_ms = u.now "
+        "FROM unnest($1::text[], $2::text[], $3::int[], $4::int[], $5::text[], $6::bigint[], "
+        "$7::bigint[], $8::bigint[]) "
+        "AS u(deployment_id, device_id, state, reason, message, bytes_done, bytes_total, now) "
+        "WHERE deployments.deployment_id = u.deployment_id "
+        "AND deployments.device_id = u.device_id "
+        "AND (deployments.state NOT IN (3, 9, 10, 11, 12, 13) "
+        "OR (deployments.state = 9 AND u.state = 11))",
+        PgTextArray(r.deployment), PgTextArray(r.device), numbers(r.state), numbers(r.reason),
+        PgTextArray(r.message), numbers(r.bytes_done), numbers(r.bytes_total), numbers(r.now));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ApplyReports(pqxx::work& txn, const std::string& device_id,

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -82,11 +83,23 @@ class CampaignStore {
 absl::StatusOr<ota::v1::Deployment> NextDeployment(Database* db, const std::string& device_id,
                                                    int64_t now_ms);
 
+// NextDeployment for many devices in one transaction: the deployment to
+// send to each device of `device_ids` that has one (devices without one,
+// or held back by a download cap, are left out), all marked NOTIFIED.
+// First sends of capped campaigns go through NextDeployment one by one.
+absl::StatusOr<std::map<std::string, ota::v1::Deployment>> NextDeployments(
+    Database* db, const std::vector<std::string>& device_ids, int64_t now_ms);
+
 // Applies a device's reports to its deployments (in seq order): state,
 // reason, message, progress. Terminal deployments keep their state, except
 // that a SUCCEEDED one may become ROLLED_BACK.
 absl::Status ApplyReports(pqxx::work& txn, const std::string& device_id,
                           const std::vector<ota::v1::StatusReport>& reports, int64_t now_ms);
+
+// ApplyReports for the reports of many calls, with a few statements per
+// batch: the n-th report of every deployment is applied in the n-th round,
+// so each deployment sees its reports in seq order as ApplyReports does.
+absl::Status ApplyReportBatch(pqxx::work& txn, const std::vector<const DeviceReports*>& items);
 
 // A device that connects running an older image than the one a SUCCEEDED
 // deployment installed was rolled back (by hand, by its bootloader, by a

@@ -344,7 +344,10 @@ TEST_F(CampaignsTest, DownloadCapHoldsEachGroupToItsLimit) {
   }).ok());
   ASSERT_THAT(engine_->Tick(), IsOk());
   EXPECT_THAT(notified_, ::testing::ElementsAre("dev-102"));
-  ASSERT_THAT(NextDeployment(db_.get(), "dev-102", now_ms), IsOk());
+  // The batch lookup holds groups to the cap just the same.
+  ASSERT_OK_AND_ASSIGN(auto batch, NextDeployments(db_.get(), {"dev-102", "dev-103"}, now_ms));
+  EXPECT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch.count("dev-102"), 1u);
   EXPECT_THAT(NextDeployment(db_.get(), "dev-103", now_ms),
               StatusIs(absl::StatusCode::kResourceExhausted, HasSubstr("\"cell-a\"")));
 

@@ -2,10 +2,20 @@
 
 namespace ota::server {
 
-std::shared_ptr<DeviceHub::Waker> DeviceHub::Attach(const std::string& device_id) {
-  auto waker = std::make_shared<Waker>();
-  absl::MutexLock lock(&mu_);
-  streams_[device_id] = waker;
+std::shared_ptr<DeviceHub::Waker> DeviceHub::Attach(const std::string& device_id,
+                                                    Callbacks callbacks) {
+  auto waker = std::make_shared<Waker>(std::move(callbacks));
+  std::shared_ptr<Waker> old;
+  {
+    absl::MutexLock lock(&mu_);
+    std::shared_ptr<Waker>& slot = streams_[device_id];
+    old = std::move(slot);
+    slot = waker;
+  }
+  if (old != nullptr) {
+    old->replaced_ = true;
+    if (old->callbacks_.on_replaced) old->callbacks_.on_replaced();
+  }
   return waker;
 }
 
@@ -16,11 +26,17 @@ void DeviceHub::Detach(const std::string& device_id, const std::shared_ptr<Waker
 }
 
 void DeviceHub::Wake(const std::vector<std::string>& device_ids) {
-  absl::MutexLock lock(&mu_);
-  for (const std::string& id : device_ids) {
-    auto it = streams_.find(id);
-    if (it != streams_.end()) it->second->wake_ = true;
+  std::vector<std::shared_ptr<Waker>> woken;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const std::string& id : device_ids) {
+      auto it = streams_.find(id);
+      if (it == streams_.end()) continue;
+      it->second->wake_ = true;
+      if (it->second->callbacks_.on_wake) woken.push_back(it->second);
+    }
   }
+  for (const auto& w : woken) w->callbacks_.on_wake();
 }
 
 size_t DeviceHub::connected() const {

@@ -3,6 +3,9 @@
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <set>
+#include <unordered_map>
+
 #include "absl/strings/str_cat.h"
 #include "common/crypto/bytes.h"
 
@@ -608,6 +611,163 @@ absl::StatusOr<uint64_t> DeviceStore::StoreReports(
   });
   if (!s.ok()) return s;
   return acked;
+}
+
+std::string PgTextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+namespace {
+
+template <typename T>
+std::string PgNumberArray(const std::vector<T>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) absl::StrAppend(&out, i ? "," : "", values[i]);
+  out += '}';
+  return out;
+}
+
+std::string PgBoolArray(const std::vector<bool>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) absl::StrAppend(&out, i ? "," : "", values[i] ? "t" : "f");
+  out += '}';
+  return out;
+}
+
+}  // namespace
+
+namespace {
+
+// Runs `sql` as the prepared statement `name` (prepared on first use on
+// each connection): a batch runs the same few statements again and again.
+template <typename... Args>
+pqxx::result ExecPrepared(pqxx::work& txn, const char* name, const char* sql, Args&&... args) {
+  txn.conn().prepare(name, sql);
+  return txn.exec_prepared(name, std::forward<Args>(args)...);
+}
+
+}  // namespace
+
+absl::Status DeviceStore::StoreReportBatch(
+    std::vector<DeviceReports>* items,
+    const std::function<absl::Status(pqxx::work&, const std::vector<const DeviceReports*>&)>&
+        also) {
+  std::set<std::string> ids;
+  for (const DeviceReports& item : *items) ids.insert(item.device_id);
+  const std::string id_array = PgTextArray(std::vector<std::string>(ids.begin(), ids.end()));
+  return db_->Transact([&](pqxx::work& txn) -> absl::Status {
+    // Locked in id order, so two batches never wait on each other in a cycle.
+    std::set<std::string> known;
+    for (const auto& row : ExecPrepared(
+             txn, "report_batch_lock",
+             "SELECT device_id FROM devices WHERE device_id = ANY($1::text[]) "
+             "ORDER BY device_id FOR UPDATE",
+             id_array)) {
+      known.insert(row[0].c_str());
+    }
+    std::vector<DeviceReports*> stored;
+    // Columns of every report of known devices, and per device the newest
+    // report that carries an installed image.
+    std::vector<std::string> device, deployment, message, slot, sha;
+    std::vector<uint64_t> seq, bytes_done, bytes_total, sequence;
+    std::vector<int> state, reason;
+    std::vector<int64_t> device_time, received;
+    std::unordered_map<std::string, const ota::v1::StatusReport*> newest;
+    for (DeviceReports& item : *items) {
+      if (known.count(item.device_id) == 0) {
+        item.acked = NotFound("device", item.device_id);
+        continue;
+      }
+      stored.push_back(&item);
+      for (const ota::v1::StatusReport& r : item.reports) {
+        const ota::v1::InstalledImage& i = r.installed();
+        device.push_back(item.device_id);
+        seq.push_back(r.seq());
+        deployment.push_back(r.deployment_id());
+        state.push_back(static_cast<int>(r.state()));
+        reason.push_back(static_cast<int>(r.reason()));
+        message.push_back(r.message());
+        bytes_done.push_back(r.bytes_done());
+        bytes_total.push_back(r.bytes_total());
+        device_time.push_back(r.time_ms());
+        received.push_back(item.now_ms);
+        slot.push_back(i.active_slot());
+        sha.push_back(common::HexEncode(i.image_sha256()));
+        sequence.push_back(i.sequence_number());
+        if (r.has_installed()) {
+          const ota::v1::StatusReport*& n = newest[item.device_id];
+          if (n == nullptr || n->seq() < r.seq()) n = &r;
+        }
+      }
+    }
+    if (!device.empty()) {
+      ExecPrepared(
+          txn, "report_batch_insert",
+          "INSERT INTO status_reports (device_id, seq, deployment_id, state, reason, message, "
+          "bytes_done, bytes_total, device_time_ms, received_ms, installed_slot, "
+          "installed_sha256, installed_sequence) "
+          "SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::int[], $5::int[], "
+          "$6::text[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::text[], "
+          "$12::text[], $13::bigint[]) "
+          "ON CONFLICT (device_id, seq) DO NOTHING",
+          PgTextArray(device), PgNumberArray(seq), PgTextArray(deployment), PgNumberArray(state),
+          PgNumberArray(reason), PgTextArray(message), PgNumberArray(bytes_done),
+          PgNumberArray(bytes_total), PgNumberArray(device_time), PgNumberArray(received),
+          PgTextArray(slot), PgTextArray(sha), PgNumberArray(sequence));
+    }
+    if (!newest.empty()) {
+      std::vector<std::string> d, s, h, v;
+      std::vector<uint64_t> n, q;
+      std::vector<bool> t;
+      for (const auto& [id, r] : newest) {
+        const ota::v1::InstalledImage& i = r->installed();
+        d.push_back(id);
+        s.push_back(i.active_slot());
+        h.push_back(common::HexEncode(i.image_sha256()));
+        n.push_back(i.sequence_number());
+        v.push_back(i.version());
+        t.push_back(i.trial());
+        q.push_back(r->seq());
+      }
+      // Only a report made after the state the row holds may replace it.
+      ExecPrepared(
+          txn, "report_batch_installed",
+          "UPDATE devices SET installed_slot = u.slot, installed_sha256 = u.sha, "
+          "installed_sequence = u.sequence, installed_version = u.version, "
+          "installed_trial = u.trial, installed_report_seq = u.seq "
+          "FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], "
+          "$6::boolean[], $7::bigint[]) AS u(device_id, slot, sha, sequence, version, trial, seq) "
+          "WHERE devices.device_id = u.device_id AND devices.installed_report_seq < u.seq",
+          PgTextArray(d), PgTextArray(s), PgTextArray(h), PgNumberArray(n), PgTextArray(v),
+          PgBoolArray(t), PgNumberArray(q));
+    }
+    if (also && !stored.empty()) {
+      if (absl::Status s = also(txn, {stored.begin(), stored.end()}); !s.ok()) return s;
+    }
+    std::unordered_map<std::string, uint64_t> acked;
+    if (!stored.empty()) {
+      for (const auto& row : ExecPrepared(
+               txn, "report_batch_acked",
+               "SELECT device_id, max(seq) FROM status_reports "
+               "WHERE device_id = ANY($1::text[]) GROUP BY device_id",
+               id_array)) {
+        acked[row[0].c_str()] = row[1].as<uint64_t>();
+      }
+    }
+    for (DeviceReports* item : stored) item->acked = acked[item->device_id];
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace ota::server

@@ -123,6 +123,20 @@ struct DeviceHello {
   uint64_t report_seq = 0;
 };
 
+// One ReportStatus call's reports, for DeviceStore::StoreReportBatch.
+struct DeviceReports {
+  std::string device_id;
+  std::vector<ota::v1::StatusReport> reports;  // seq increasing
+  int64_t now_ms = 0;
+  // Set by StoreReportBatch: the highest seq stored for the device, or
+  // NOT_FOUND when the device is unknown.
+  absl::StatusOr<uint64_t> acked = absl::UnknownError("not stored");
+};
+
+// A PostgreSQL array literal of `values` ('{"a","b"}'), for a parameter
+// cast to text[].
+std::string PgTextArray(const std::vector<std::string>& values);
+
 class DeviceStore {
  public:
   explicit DeviceStore(Database* db) : db_(db) {}
@@ -163,6 +177,18 @@ class DeviceStore {
   absl::StatusOr<uint64_t> StoreReports(
       const std::string& device_id, const std::vector<ota::v1::StatusReport>& reports,
       int64_t now_ms, const std::function<absl::Status(pqxx::work&)>& also = nullptr);
+
+  // StoreReports for many calls at once, in one transaction (a group
+  // commit): a handful of statements for the whole batch, whatever its
+  // size. Calls may name the same device and resend the same seqs. Sets
+  // each item's `acked`; an unknown device fails its own items only.
+  // `also` runs inside the transaction with the items of known devices.
+  // Returns the transaction's status: when it is not OK nothing was stored
+  // and the items' `acked` are not meaningful.
+  absl::Status StoreReportBatch(
+      std::vector<DeviceReports>* items,
+      const std::function<absl::Status(pqxx::work&, const std::vector<const DeviceReports*>&)>&
+          also = nullptr);
 
  private:
   Database* db_;

@@ -384,10 +384,15 @@ TEST_F(RestTest, Errors) {
   EXPECT_EQ(r.status, 404);
   EXPECT_EQ(r.body, ErrorBody(5, "NOT_FOUND", "no route for /v1/nothing/here"));
 
-  // Update key lists have routes but no implementation in otad yet.
+  // Nothing published yet, and no fleet CA to issue device certificates.
   r = Curl("", http_ + "/v1/keyList");
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.body, ErrorBody(5, "NOT_FOUND", "no key list is published"));
+  r = Curl(Data(R"({"csrPem":"x"})"), http_ + "/v1/devices/gw-1:issueCertificate");
   EXPECT_EQ(r.status, 501);
-  EXPECT_EQ(r.body, ErrorBody(12, "UNIMPLEMENTED", "update key lists are not served yet"));
+  EXPECT_EQ(r.body, ErrorBody(12, "UNIMPLEMENTED",
+                              "this otad has no fleet CA (--device_ca_cert_file): device "
+                              "certificates are not issued"));
 
   // The HTTP server's other routes are untouched.
   EXPECT_EQ(Curl("", http_ + "/healthz").body, "ok\n");
