@@ -185,7 +185,8 @@ int Serve() {
   Database* database = db->get();
   auto http = HttpServer::Start(
       http_options,
-      {{kPayloadPrefix, [&payloads](const HttpRequest& r) { return payloads.Handle(r); }},
+      {{kPayloadPrefix, [&payloads](const HttpRequest& r) { return payloads.Handle(r); },
+        HttpRoute::kPayload},
        {"/metrics",
         [&metrics](const HttpRequest&) {
           HttpResponse r = HttpResponse::Text(

@@ -4,7 +4,8 @@
 //   HttpServerOptions options;
 //   options.address = "127.0.0.1:0";
 //   auto server = HttpServer::Start(options, {
-//       {"/payloads/", [&](const HttpRequest& r) { return payloads.Handle(r); }},
+//       {"/payloads/", [&](const HttpRequest& r) { return payloads.Handle(r); },
+//        HttpRoute::kPayload},
 //       {"/healthz", [](const HttpRequest&) { return HttpResponse::Text(200, "ok\n"); }}});
 //   int port = (*server)->port();
 //
@@ -14,6 +15,10 @@
 // can hold: connections in all and per address, header memory per
 // connection, request body size, and an idle timeout after which a silent
 // or slow connection is closed.
+//
+// The server accepts connections itself. GET and HEAD under a payload
+// route are answered by a fast path with nginx's send pattern (see
+// payload_sender.h); every other request goes to libmicrohttpd.
 #ifndef OTA_SERVER_HTTP_HTTP_SERVER_H_
 #define OTA_SERVER_HTTP_HTTP_SERVER_H_
 
@@ -37,16 +42,22 @@ class Registry;
 
 namespace ota::server {
 
+class Acceptor;
+struct AcceptedSocket;
+class ConnectionLimits;
+class PayloadSender;
+
 struct HttpRequest {
   std::string method;
   // The decoded path, without the query.
   std::string path;
   std::map<std::string, std::string> query;
+  // Header fields in the order received, names as sent.
+  std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  // The value of request header `name` (case-insensitive), or empty.
+  // The value of the first request header `name` (case-insensitive), or
+  // empty.
   std::string Header(absl::string_view name) const;
-
-  MHD_Connection* connection = nullptr;
 };
 
 struct HttpResponse {
@@ -64,6 +75,21 @@ struct HttpResponse {
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct HttpRoute {
+  enum Kind {
+    kOrdinary,
+    // GET and HEAD without a body are answered on the payload fast path:
+    // the handler runs on a payload worker thread, so it must be quick and
+    // never block (no database); file bodies go out corked, in large
+    // sendfile calls.
+    kPayload,
+  };
+  // A path, or a prefix when it ends in '/'.
+  std::string prefix;
+  HttpHandler handler;
+  Kind kind = kOrdinary;
+};
 
 struct HttpServerOptions {
   // host:port, IPv4 or [IPv6]; port 0 picks a free port.
@@ -88,27 +114,35 @@ class HttpServer {
  public:
   // Binds and starts the worker threads. UNAVAILABLE when the address
   // cannot be bound; INVALID_ARGUMENT when it does not parse.
-  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
-      const HttpServerOptions& options, std::vector<std::pair<std::string, HttpHandler>> routes);
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
+                                                           std::vector<HttpRoute> routes);
 
-  // Stops accepting, closes connections and joins the workers.
+  // Stops accepting, closes the payload connections, joins the payload
+  // workers, then stops libmicrohttpd (closing its connections).
   ~HttpServer();
 
   int port() const { return port_; }
 
  private:
   struct Counters;
-  HttpServer() = default;
+  HttpServer();
   static int Dispatch(void* cls, MHD_Connection* connection, const char* url,
                       const char* method, const char* version, const char* upload_data,
                       size_t* upload_data_size, void** state);
-  const HttpHandler* Route(absl::string_view path) const;
+  const HttpRoute* Route(absl::string_view path) const;
+  // Counts an answered request in the metrics.
+  void Count(int status, bool head, uint64_t body_bytes);
+  // Gives libmicrohttpd a connection nothing has been read from.
+  void HandOver(AcceptedSocket socket);
 
   MHD_Daemon* daemon_ = nullptr;
   int port_ = 0;
   size_t max_body_ = 0;
-  std::vector<std::pair<std::string, HttpHandler>> routes_;
+  std::vector<HttpRoute> routes_;
   std::unique_ptr<Counters> counters_;
+  std::unique_ptr<ConnectionLimits> limits_;
+  std::unique_ptr<PayloadSender> sender_;
+  std::unique_ptr<Acceptor> acceptor_;
 };
 
 }  // namespace ota::server
