@@ -14,13 +14,15 @@
 #
 #   bench/payload_serving.sh                     # about 1 minute once built
 #   bench/payload_serving.sh --http_threads=4 --seconds=5
+#   bench/payload_serving.sh --otad=/tmp/otad-old   # a binary built before
 #
-# Flags (all --name=VALUE, positive whole numbers):
+# Flags (all --name=VALUE, positive whole numbers but --otad):
 #   --http_threads  otad's HTTP threads and nginx's worker_processes (2)
 #   --size_mib      blob size in MiB (256)
 #   --seconds       length of each of the four wrk runs (10)
 #   --connections   wrk connections (16)
 #   --wrk_threads   wrk threads (2)
+#   --otad          an otad binary to measure instead of building one
 #
 # Run as root on a fresh Debian machine it installs what is missing (nginx,
 # wrk, curl, postgresql-15, iproute2, procps) without letting the packages start
@@ -33,6 +35,7 @@ size_mib=256
 seconds=10
 connections=16
 wrk_threads=2
+otad=""
 
 usage() {  # EXIT_CODE: the comment above, as help
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' >&2
@@ -46,6 +49,7 @@ for arg in "$@"; do
     --seconds=*) seconds="${arg#*=}" ;;
     --connections=*) connections="${arg#*=}" ;;
     --wrk_threads=*) wrk_threads="${arg#*=}" ;;
+    --otad=*) otad="$(realpath "${arg#*=}")" ;;
     -h|--help) usage 0 ;;
     *) echo "unknown argument: $arg" >&2; usage 2 ;;
   esac
@@ -147,10 +151,15 @@ if ((${#missing[@]})); then
 fi
 
 # --- otad binary ----------------------------------------------------------
-bazel build -c opt //server:otad
-# The opt output directory by name: bazel-bin follows whichever
-# configuration the workspace built last, which another command may change.
-otad="$(bazel info -c opt bazel-bin)/server/otad"
+if [[ -z "$otad" ]]; then
+  bazel build -c opt //server:otad
+  # The opt output directory by name: bazel-bin follows whichever
+  # configuration the workspace built last, which another command may change.
+  otad="$(bazel info -c opt bazel-bin)/server/otad"
+elif [[ ! -x "$otad" ]]; then
+  echo "--otad: $otad is not an executable" >&2
+  exit 2
+fi
 
 work="$(mktemp -d /tmp/ota-payload-bench-XXXXXX)"
 chmod 755 "$work"  # nginx's workers (nobody) read the blob below it
