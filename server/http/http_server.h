@@ -94,7 +94,8 @@ struct HttpRoute {
 struct HttpServerOptions {
   // host:port, IPv4 or [IPv6]; port 0 picks a free port.
   std::string address = "127.0.0.1:7480";
-  // Worker threads, each with its own epoll loop.
+  // Worker threads, each with its own epoll loop: this many on the payload
+  // fast path and as many in libmicrohttpd's pool.
   int threads = 2;
   // Connections at most, in all and from one address (0: no per-address cap).
   int connection_limit = 4096;
@@ -102,7 +103,7 @@ struct HttpServerOptions {
   // A connection that sends or takes nothing for this long is closed.
   int idle_timeout_seconds = 30;
   // Memory for one connection's request line, headers and buffers; a
-  // request whose headers do not fit is refused.
+  // request whose headers do not fit is refused (431).
   size_t connection_memory = 32 << 10;
   // Largest request body accepted (413 beyond).
   size_t max_body = 4 << 20;
