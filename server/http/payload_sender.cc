@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <chrono>
 #include <list>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -32,8 +33,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Largest count one sendfile call takes on Linux.
-constexpr uint64_t kMaxSendfile = 0x7ffff000;
+// Most bytes one connection sends before the others get their turn: as
+// nginx's sendfile_max_chunk (2m by default), so a socket with a large
+// send buffer cannot hold the loop up for long.
+constexpr uint64_t kMaxPerTurn = 2 << 20;
 // How much a closing connection may still send us before it is cut off.
 constexpr uint64_t kMaxDrain = 1 << 20;
 
@@ -102,6 +105,8 @@ class PayloadSender::Worker {
     bool corked = false;
     bool keep_alive = true;
     uint64_t drained = 0;
+    // In ready_: writable, its turn ended before the socket was full.
+    bool ready = false;
   };
   // What to do after one step on a connection.
   enum class Next {
@@ -119,6 +124,8 @@ class PayloadSender::Worker {
   Next Send(Connection* c);
   Next Drain(Connection* c);
   void Touch(Connection* c);
+  // Takes `c` out of ready_ (it is being closed or handed over).
+  void Unready(Connection* c);
   void Close(Connection* c);
   void HandOver(Connection* c);
   int NextTimeoutMs() const;
@@ -132,6 +139,10 @@ class PayloadSender::Worker {
   std::string peek_buffer_;
   // Least recently active first.
   std::list<Connection> connections_;
+  // Connections to go on sending without an event (edge-triggered epoll
+  // reports no new EPOLLOUT for a socket that never filled). Null entries
+  // were closed meanwhile.
+  std::vector<Connection*> ready_;
   time_t date_second_ = 0;
   std::string date_line_;
 
@@ -188,8 +199,9 @@ void PayloadSender::Worker::Run() {
   pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
 
   epoll_event events[64];
+  std::vector<Connection*> turn;
   while (true) {
-    int n = epoll_wait(epoll_fd_, events, 64, NextTimeoutMs());
+    int n = epoll_wait(epoll_fd_, events, 64, ready_.empty() ? NextTimeoutMs() : 0);
     for (int i = 0; i < n; ++i) {
       if (events[i].data.ptr == nullptr) {
         if (!TakeInbox()) {
@@ -201,6 +213,14 @@ void PayloadSender::Worker::Run() {
       Advance(static_cast<Connection*>(events[i].data.ptr), events[i].events);
     }
     ExpireIdle();
+    // Advance(c) closes or hands over only c, whose entry is passed.
+    turn.swap(ready_);
+    for (Connection* c : turn) {
+      if (c == nullptr) continue;
+      c->ready = false;
+      Advance(c, EPOLLOUT);
+    }
+    turn.clear();
   }
 }
 
@@ -419,8 +439,17 @@ PayloadSender::Worker::Next PayloadSender::Worker::Send(Connection* c) {
     c->written += n;
     Touch(c);
   }
+  uint64_t turn = 0;
   while (c->file_left > 0) {
-    ssize_t n = sendfile(fd, c->file, &c->file_offset, std::min(c->file_left, kMaxSendfile));
+    if (turn >= kMaxPerTurn) {
+      if (!c->ready) {
+        c->ready = true;
+        ready_.push_back(c);
+      }
+      return Next::kWait;
+    }
+    ssize_t n = sendfile(fd, c->file, &c->file_offset,
+                         std::min(c->file_left, kMaxPerTurn - turn));
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return Next::kWait;
@@ -434,6 +463,7 @@ PayloadSender::Worker::Next PayloadSender::Worker::Send(Connection* c) {
       return Next::kGone;
     }
     c->file_left -= static_cast<uint64_t>(n);
+    turn += static_cast<uint64_t>(n);
     Touch(c);
   }
   if (c->file >= 0) {
@@ -484,7 +514,14 @@ void PayloadSender::Worker::Touch(Connection* c) {
   connections_.splice(connections_.end(), connections_, c->self);
 }
 
+void PayloadSender::Worker::Unready(Connection* c) {
+  if (!c->ready) return;
+  std::replace(ready_.begin(), ready_.end(), c, static_cast<Connection*>(nullptr));
+  c->ready = false;
+}
+
 void PayloadSender::Worker::Close(Connection* c) {
+  Unready(c);
   if (c->file >= 0) close(c->file);
   // Out of the epoll set first: close alone leaves it there while another
   // process (a child between fork and exec) shares the socket, and a later
@@ -496,6 +533,7 @@ void PayloadSender::Worker::Close(Connection* c) {
 }
 
 void PayloadSender::Worker::HandOver(Connection* c) {
+  Unready(c);
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c->socket.fd, nullptr);
   AcceptedSocket s = c->socket;
   connections_.erase(c->self);
