@@ -14,13 +14,18 @@
 #
 #   bench/payload_serving.sh                     # about 1 minute once built
 #   bench/payload_serving.sh --http_threads=4 --seconds=5
+#   bench/payload_serving.sh --otad=/tmp/otad-old   # a binary built before
 #
-# Flags (all --name=VALUE, positive whole numbers):
+# Flags (all --name=VALUE, positive whole numbers but --otad):
 #   --http_threads  otad's HTTP threads and nginx's worker_processes (2)
 #   --size_mib      blob size in MiB (256)
 #   --seconds       length of each of the four wrk runs (10)
 #   --connections   wrk connections (16)
 #   --wrk_threads   wrk threads (2)
+#   --rounds        measure everything this many times, interleaved, and
+#                   add each round's ratios and the medians (1): on a shared
+#                   machine a ratio of runs seconds apart is what holds
+#   --otad          an otad binary to measure instead of building one
 #
 # Run as root on a fresh Debian machine it installs what is missing (nginx,
 # wrk, curl, postgresql-15, iproute2, procps) without letting the packages start
@@ -33,6 +38,8 @@ size_mib=256
 seconds=10
 connections=16
 wrk_threads=2
+rounds=1
+otad=""
 
 usage() {  # EXIT_CODE: the comment above, as help
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//' >&2
@@ -46,11 +53,13 @@ for arg in "$@"; do
     --seconds=*) seconds="${arg#*=}" ;;
     --connections=*) connections="${arg#*=}" ;;
     --wrk_threads=*) wrk_threads="${arg#*=}" ;;
+    --rounds=*) rounds="${arg#*=}" ;;
+    --otad=*) otad="$(realpath "${arg#*=}")" ;;
     -h|--help) usage 0 ;;
     *) echo "unknown argument: $arg" >&2; usage 2 ;;
   esac
 done
-for value in "$http_threads" "$size_mib" "$seconds" "$connections" "$wrk_threads"; do
+for value in "$http_threads" "$size_mib" "$seconds" "$connections" "$wrk_threads" "$rounds"; do
   if ! [[ "$value" =~ ^[1-9][0-9]*$ ]]; then
     echo "flag values are positive whole numbers (got '$value'); see --help" >&2
     exit 2
@@ -147,10 +156,15 @@ if ((${#missing[@]})); then
 fi
 
 # --- otad binary ----------------------------------------------------------
-bazel build -c opt //server:otad
-# The opt output directory by name: bazel-bin follows whichever
-# configuration the workspace built last, which another command may change.
-otad="$(bazel info -c opt bazel-bin)/server/otad"
+if [[ -z "$otad" ]]; then
+  bazel build -c opt //server:otad
+  # The opt output directory by name: bazel-bin follows whichever
+  # configuration the workspace built last, which another command may change.
+  otad="$(bazel info -c opt bazel-bin)/server/otad"
+elif [[ ! -x "$otad" ]]; then
+  echo "--otad: $otad is not an executable" >&2
+  exit 2
+fi
 
 work="$(mktemp -d /tmp/ota-payload-bench-XXXXXX)"
 chmod 755 "$work"  # nginx's workers (nobody) read the blob below it
@@ -317,8 +331,10 @@ run_wrk() {  # SERVER MODE
     for (i = 2; i <= NF; i++) { split($i, kv, "="); v[i] = kv[2] }
     print v[2], v[3], v[4], v[5] + v[6] + v[7] + v[8] + v[9]
   }' <<<"$line")
-  if ((errors != 0)) || ((requests == 0)); then
-    echo "$server $mode: wrk saw errors or no complete response:" >&2
+  # Under load a whole blob may take longer than a short run: bytes
+  # received count then, but nothing at all is a failure.
+  if ((errors != 0)) || ((bytes == 0)); then
+    echo "$server $mode: wrk saw errors or no response byte:" >&2
     echo "$out" >&2
     exit 1
   fi
@@ -335,14 +351,34 @@ run_wrk() {  # SERVER MODE
 
 echo
 echo "wrk: $wrk_threads threads, $connections connections, ${seconds} s per run, loopback"
-for mode in full range; do
-  for server in otad nginx; do
-    run_wrk "$server" "$mode"
+declare -A round_ratios
+for round in $(seq "$rounds"); do
+  ((rounds > 1)) && echo "round $round of $rounds"
+  for mode in full range; do
+    for server in otad nginx; do
+      run_wrk "$server" "$mode"
+    done
+    round_ratios[$mode]+="$(awk -v a="${mbps[otad.$mode]}" -v b="${mbps[nginx.$mode]}" \
+      'BEGIN { printf "%.3f ", a / b }')"
   done
 done
 
+if ((rounds > 1)); then
+  echo
+  echo "MB/s ratio otad / nginx by round, then min-max (median):"
+  for mode in full range; do
+    # shellcheck disable=SC2086
+    printf '%-6s %s\n' "$mode" "$(printf '%s\n' ${round_ratios[$mode]} | sort -n | awk -v all="${round_ratios[$mode]}" '
+      { v[NR] = $1 }
+      END {
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        printf "%s  %s-%s (%.3f)", all, v[1], v[NR], m
+      }')"
+  done
+fi
+
 echo
-echo "Summary ($(nproc) CPUs; otad --http_threads=$http_threads, nginx worker_processes" \
+echo "Summary, last round ($(nproc) CPUs; otad --http_threads=$http_threads, nginx worker_processes" \
   "$http_threads; blob $size_mib MiB; MB = 10^6 bytes; ratio = otad / nginx)"
 printf '%-30s %-6s %11s %10s %9s %11s %12s\n' \
   measurement server "requests/s" "MB/s" ratio "server CPU" "machine CPU"

@@ -60,9 +60,10 @@
 ABSL_FLAG(std::string, grpc_address, "127.0.0.1:7400",
           "host:port for gRPC; port 0 picks a free port (printed at start)");
 ABSL_FLAG(std::string, http_address, "127.0.0.1:7480",
-          "host:port for payload downloads, the REST API (/v1/, /openapi.json), /metrics and "
-          "/healthz; port 0 picks one");
-ABSL_FLAG(int, http_threads, 2, "HTTP worker threads");
+          "host:port for payload downloads, the REST API (/v1/, /openapi.json), the operator "
+          "page (/), /metrics and /healthz; port 0 picks one");
+ABSL_FLAG(int, http_threads, 2,
+          "HTTP worker threads (this many for payloads and as many for the rest)");
 ABSL_FLAG(int, http_idle_timeout_seconds, 30, "close HTTP connections idle this long");
 ABSL_FLAG(int, http_connection_limit, 4096, "HTTP connections at most");
 ABSL_FLAG(std::string, payload_url_key_file, "",
@@ -442,7 +443,8 @@ int Serve() {
   http_options.metrics = &metrics;
   auto http = HttpServer::Start(
       http_options,
-      {{kPayloadPrefix, [&payloads](const HttpRequest& r) { return payloads.Handle(r); }},
+      {{kPayloadPrefix, [&payloads](const HttpRequest& r) { return payloads.Handle(r); },
+        HttpRoute::kPayload},
        {"/v1/", rest},
        {"/openapi.json", rest},
        {"/", [&web_ui](const HttpRequest& r) { return web_ui.Handle(r); }},

@@ -147,7 +147,6 @@ absl::Status BuildRequest(const Route& route, const std::vector<PathBinding>& bi
 }
 
 void AddMetadata(const HttpRequest& request, grpc::ClientContext* ctx) {
-  if (request.connection == nullptr) return;
   if (std::string auth = request.Header("Authorization"); !auth.empty()) {
     ctx->AddMetadata("authorization", auth);
   }
@@ -410,10 +409,7 @@ HttpResponse Gateway::Handle(const HttpRequest& request) const {
   const std::string rpc = absl::StrCat("/", method->service()->full_name(), "/", method->name());
 
   if (method->server_streaming()) {
-    const bool sse = absl::StrContains(request.connection == nullptr
-                                           ? ""
-                                           : request.Header("Accept"),
-                                       "text/event-stream");
+    const bool sse = absl::StrContains(request.Header("Accept"), "text/event-stream");
     auto stream = std::make_shared<GrpcEventStream>(method->output_type(), route.response_body, sse,
                                                     options_.stream_buffer,
                                                     options_.stream_keepalive);

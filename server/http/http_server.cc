@@ -1,8 +1,6 @@
 #include "server/http/http_server.h"
 
-#include <arpa/inet.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -10,11 +8,12 @@
 #include <set>
 
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
+#include "server/http/acceptor.h"
+#include "server/http/payload_sender.h"
 
 namespace ota::server {
 
@@ -122,42 +121,26 @@ MHD_Result CollectArgument(void* cls, enum MHD_ValueKind, const char* key, const
   return MHD_YES;
 }
 
+MHD_Result CollectHeader(void* cls, enum MHD_ValueKind, const char* key, const char* value) {
+  auto* headers = static_cast<std::vector<std::pair<std::string, std::string>>*>(cls);
+  headers->emplace_back(key, value == nullptr ? "" : value);
+  return MHD_YES;
+}
+
 void Completed(void*, MHD_Connection*, void** state, enum MHD_RequestTerminationCode) {
   delete static_cast<RequestState*>(*state);
   *state = nullptr;
 }
 
-absl::StatusOr<sockaddr_storage> ParseAddress(const std::string& address, socklen_t* len) {
-  sockaddr_storage out{};
-  size_t colon = address.rfind(':');
-  if (colon == std::string::npos) {
-    return absl::InvalidArgumentError(absl::StrCat("address \"", address, "\" has no port"));
+// A connection libmicrohttpd closes leaves the limits it was counted in.
+void ConnectionNotice(void* cls, MHD_Connection* connection, void**,
+                      enum MHD_ConnectionNotificationCode code) {
+  if (code != MHD_CONNECTION_NOTIFY_CLOSED) return;
+  const MHD_ConnectionInfo* info =
+      MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (info != nullptr && info->client_addr != nullptr) {
+    static_cast<ConnectionLimits*>(cls)->Release(info->client_addr);
   }
-  std::string host = address.substr(0, colon);
-  int port = 0;
-  if (!absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("address \"", address, "\" has a bad port"));
-  }
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    auto* a6 = reinterpret_cast<sockaddr_in6*>(&out);
-    a6->sin6_family = AF_INET6;
-    a6->sin6_port = htons(port);
-    if (inet_pton(AF_INET6, host.substr(1, host.size() - 2).c_str(), &a6->sin6_addr) != 1) {
-      return absl::InvalidArgumentError(absl::StrCat("bad IPv6 address in \"", address, "\""));
-    }
-    *len = sizeof(sockaddr_in6);
-    return out;
-  }
-  auto* a4 = reinterpret_cast<sockaddr_in*>(&out);
-  a4->sin_family = AF_INET;
-  a4->sin_port = htons(port);
-  if (host.empty() || host == "*") {
-    a4->sin_addr.s_addr = htonl(INADDR_ANY);
-  } else if (inet_pton(AF_INET, host.c_str(), &a4->sin_addr) != 1) {
-    return absl::InvalidArgumentError(absl::StrCat("bad IPv4 address in \"", address, "\""));
-  }
-  *len = sizeof(sockaddr_in);
-  return out;
 }
 
 }  // namespace
@@ -165,9 +148,10 @@ absl::StatusOr<sockaddr_storage> ParseAddress(const std::string& address, sockle
 struct HttpServer::Streams : StreamRegistry {};
 
 std::string HttpRequest::Header(absl::string_view name) const {
-  const char* v = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
-                                              std::string(name).c_str());
-  return v == nullptr ? "" : v;
+  for (const auto& [n, value] : headers) {
+    if (absl::EqualsIgnoreCase(n, name)) return value;
+  }
+  return "";
 }
 
 HttpResponse HttpResponse::Text(int status, std::string body) {
@@ -178,11 +162,12 @@ HttpResponse HttpResponse::Text(int status, std::string body) {
   return r;
 }
 
-absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
-    const HttpServerOptions& options, std::vector<std::pair<std::string, HttpHandler>> routes) {
-  socklen_t len = 0;
-  absl::StatusOr<sockaddr_storage> addr = ParseAddress(options.address, &len);
-  if (!addr.ok()) return addr.status();
+HttpServer::HttpServer() = default;
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
+                                                              std::vector<HttpRoute> routes) {
+  absl::StatusOr<std::unique_ptr<Acceptor>> acceptor = Acceptor::Listen(options.address);
+  if (!acceptor.ok()) return acceptor.status();
   std::unique_ptr<HttpServer> server(new HttpServer());
   server->routes_ = std::move(routes);
   server->max_body_ = options.max_body;
@@ -200,31 +185,57 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
              .Register(*options.metrics)
              .Add({});
   }
+  server->limits_ =
+      std::make_unique<ConnectionLimits>(options.connection_limit, options.per_address_limit);
+  const unsigned int threads = static_cast<unsigned int>(options.threads < 1 ? 1 : options.threads);
+  // No listening socket of its own: connections come from HandOver. The
+  // limits are counted by limits_ for both paths; libmicrohttpd's own
+  // total cap is only a backstop.
   unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                       MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
                        MHD_ALLOW_SUSPEND_RESUME;
-  if (reinterpret_cast<sockaddr*>(&*addr)->sa_family == AF_INET6) flags |= MHD_USE_IPv6;
   server->daemon_ = MHD_start_daemon(
       flags, 0, nullptr, nullptr,
       reinterpret_cast<MHD_AccessHandlerCallback>(&HttpServer::Dispatch), server.get(),
-      MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&*addr),
-      MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned int>(options.threads < 1 ? 1 : options.threads),
+      MHD_OPTION_THREAD_POOL_SIZE, threads,
       MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned int>(options.connection_limit),
-      MHD_OPTION_PER_IP_CONNECTION_LIMIT, static_cast<unsigned int>(options.per_address_limit),
       MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned int>(options.idle_timeout_seconds),
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, options.connection_memory,
-      MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u,
       MHD_OPTION_NOTIFY_COMPLETED, &Completed, nullptr,
       MHD_OPTION_URI_LOG_CALLBACK, &StartRequest, nullptr,
+      MHD_OPTION_NOTIFY_CONNECTION, &ConnectionNotice, server->limits_.get(),
       MHD_OPTION_END);
   if (server->daemon_ == nullptr) {
     return absl::UnavailableError(absl::StrCat("cannot serve HTTP on ", options.address));
   }
-  const MHD_DaemonInfo* info = MHD_get_daemon_info(server->daemon_, MHD_DAEMON_INFO_BIND_PORT);
-  server->port_ = info == nullptr ? 0 : info->port;
+  PayloadSender::Options sender_options;
+  sender_options.threads = static_cast<int>(threads);
+  sender_options.head_limit = options.connection_memory;
+  sender_options.idle_timeout_seconds = options.idle_timeout_seconds;
+  HttpServer* self = server.get();
+  server->sender_ = std::make_unique<PayloadSender>(
+      sender_options,
+      PayloadSender::Hooks{
+          [self](absl::string_view path) -> const HttpHandler* {
+            const HttpRoute* route = self->Route(path);
+            return route != nullptr && route->kind == HttpRoute::kPayload ? &route->handler
+                                                                          : nullptr;
+          },
+          [self](AcceptedSocket s) { self->HandOver(s); },
+          [self](const sockaddr* address) { self->limits_->Release(address); },
+          [self](int status, bool head, uint64_t body_bytes) {
+            self->Count(status, head, body_bytes);
+          }});
+  server->acceptor_ = *std::move(acceptor);
+  server->port_ = server->acceptor_->port();
+  server->acceptor_->Start(server->limits_.get(),
+                           [self](AcceptedSocket s) { self->sender_->Add(s); });
   return server;
 }
 
 HttpServer::~HttpServer() {
+  acceptor_.reset();
+  sender_.reset();
   if (daemon_ == nullptr) return;
   {
     absl::MutexLock lock(&streams_->mu);
@@ -240,13 +251,28 @@ HttpServer::~HttpServer() {
   MHD_stop_daemon(daemon_);
 }
 
-const HttpHandler* HttpServer::Route(absl::string_view path) const {
-  const HttpHandler* best = nullptr;
+void HttpServer::HandOver(AcceptedSocket s) {
+  // On failure libmicrohttpd has closed the socket without a notice.
+  if (MHD_add_connection(daemon_, s.fd, reinterpret_cast<const sockaddr*>(&s.address),
+                         s.address_len) != MHD_YES) {
+    limits_->Release(reinterpret_cast<const sockaddr*>(&s.address));
+  }
+}
+
+void HttpServer::Count(int status, bool head, uint64_t body_bytes) {
+  if (counters_->requests == nullptr) return;
+  counters_->requests->Add({{"code", absl::StrCat(status)}}).Increment();
+  if (!head) counters_->body_bytes->Increment(static_cast<double>(body_bytes));
+}
+
+const HttpRoute* HttpServer::Route(absl::string_view path) const {
+  const HttpRoute* best = nullptr;
   size_t best_len = 0;
-  for (const auto& [prefix, handler] : routes_) {
+  for (const HttpRoute& route : routes_) {
+    const std::string& prefix = route.prefix;
     bool match = prefix.back() == '/' ? absl::StartsWith(path, prefix) : path == prefix;
     if (match && prefix.size() >= best_len) {
-      best = &handler;
+      best = &route;
       best_len = prefix.size();
     }
   }
@@ -277,16 +303,16 @@ int HttpServer::Dispatch(void* cls, MHD_Connection* connection, const char* url,
   request.method = method;
   request.path = url;
   request.target = rs->target;
-  request.connection = connection;
   MHD_get_connection_values(connection, MHD_GET_ARGUMENT_KIND, &CollectArgument, &request.query);
+  MHD_get_connection_values(connection, MHD_HEADER_KIND, &CollectHeader, &request.headers);
   HttpResponse response;
   if (rs->too_large) {
     response = HttpResponse::Text(413, absl::StrCat("request body is larger than ",
                                                     self->max_body_, " bytes\n"));
   } else {
     request.body = std::move(rs->body);
-    const HttpHandler* handler = self->Route(request.path);
-    response = handler == nullptr ? HttpResponse::Text(404, "not found\n") : (*handler)(request);
+    const HttpRoute* route = self->Route(request.path);
+    response = route == nullptr ? HttpResponse::Text(404, "not found\n") : route->handler(request);
   }
 
   MHD_Response* r = nullptr;
@@ -312,12 +338,7 @@ int HttpServer::Dispatch(void* cls, MHD_Connection* connection, const char* url,
   }
   MHD_Result rc = MHD_queue_response(connection, static_cast<unsigned int>(response.status), r);
   MHD_destroy_response(r);
-  if (self->counters_->requests != nullptr) {
-    self->counters_->requests->Add({{"code", absl::StrCat(response.status)}}).Increment();
-    if (request.method != "HEAD") {
-      self->counters_->body_bytes->Increment(static_cast<double>(body_bytes));
-    }
-  }
+  self->Count(response.status, request.method == "HEAD", body_bytes);
   return rc;
 }
 

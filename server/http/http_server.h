@@ -4,7 +4,8 @@
 //   HttpServerOptions options;
 //   options.address = "127.0.0.1:0";
 //   auto server = HttpServer::Start(options, {
-//       {"/payloads/", [&](const HttpRequest& r) { return payloads.Handle(r); }},
+//       {"/payloads/", [&](const HttpRequest& r) { return payloads.Handle(r); },
+//        HttpRoute::kPayload},
 //       {"/healthz", [](const HttpRequest&) { return HttpResponse::Text(200, "ok\n"); }}});
 //   int port = (*server)->port();
 //
@@ -15,6 +16,10 @@
 // connection, request body size, and an idle timeout after which a silent
 // or slow connection is closed. A body of unknown length (server-sent
 // events, streamed JSON) comes from an HttpBodySource and goes out chunked.
+//
+// The server accepts connections itself. GET and HEAD under a payload
+// route are answered by a fast path with nginx's send pattern (see
+// payload_sender.h); every other request goes to libmicrohttpd.
 #ifndef OTA_SERVER_HTTP_HTTP_SERVER_H_
 #define OTA_SERVER_HTTP_HTTP_SERVER_H_
 
@@ -38,6 +43,11 @@ class Registry;
 
 namespace ota::server {
 
+class Acceptor;
+struct AcceptedSocket;
+class ConnectionLimits;
+class PayloadSender;
+
 struct HttpRequest {
   std::string method;
   // The decoded path, without the query.
@@ -45,11 +55,12 @@ struct HttpRequest {
   // The request target as the client sent it: path and query, not decoded.
   std::string target;
   std::map<std::string, std::string> query;
+  // Header fields in the order received, names as sent.
+  std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  // The value of request header `name` (case-insensitive), or empty.
+  // The value of the first request header `name` (case-insensitive), or
+  // empty.
   std::string Header(absl::string_view name) const;
-
-  MHD_Connection* connection = nullptr;
 };
 
 // A response body produced while it is sent, of a length not known in
@@ -93,10 +104,26 @@ struct HttpResponse {
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
 
+struct HttpRoute {
+  enum Kind {
+    kOrdinary,
+    // GET and HEAD without a body are answered on the payload fast path:
+    // the handler runs on a payload worker thread, so it must be quick and
+    // never block (no database); file bodies go out corked, in large
+    // sendfile calls.
+    kPayload,
+  };
+  // A path, or a prefix when it ends in '/'.
+  std::string prefix;
+  HttpHandler handler;
+  Kind kind = kOrdinary;
+};
+
 struct HttpServerOptions {
   // host:port, IPv4 or [IPv6]; port 0 picks a free port.
   std::string address = "127.0.0.1:7480";
-  // Worker threads, each with its own epoll loop.
+  // Worker threads, each with its own epoll loop: this many on the payload
+  // fast path and as many in libmicrohttpd's pool.
   int threads = 2;
   // Connections at most, in all and from one address (0: no per-address cap).
   int connection_limit = 4096;
@@ -104,7 +131,7 @@ struct HttpServerOptions {
   // A connection that sends or takes nothing for this long is closed.
   int idle_timeout_seconds = 30;
   // Memory for one connection's request line, headers and buffers; a
-  // request whose headers do not fit is refused.
+  // request whose headers do not fit is refused (431).
   size_t connection_memory = 32 << 10;
   // Largest request body accepted (413 beyond).
   size_t max_body = 4 << 20;
@@ -116,10 +143,11 @@ class HttpServer {
  public:
   // Binds and starts the worker threads. UNAVAILABLE when the address
   // cannot be bound; INVALID_ARGUMENT when it does not parse.
-  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
-      const HttpServerOptions& options, std::vector<std::pair<std::string, HttpHandler>> routes);
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
+                                                           std::vector<HttpRoute> routes);
 
-  // Stops accepting, closes connections and joins the workers.
+  // Stops accepting, closes the payload connections, joins the payload
+  // workers, then stops libmicrohttpd (closing its connections).
   ~HttpServer();
 
   int port() const { return port_; }
@@ -127,18 +155,25 @@ class HttpServer {
  private:
   struct Counters;
   struct Streams;
-  HttpServer() = default;
+  HttpServer();
   static int Dispatch(void* cls, MHD_Connection* connection, const char* url,
                       const char* method, const char* version, const char* upload_data,
                       size_t* upload_data_size, void** state);
-  const HttpHandler* Route(absl::string_view path) const;
+  const HttpRoute* Route(absl::string_view path) const;
+  // Counts an answered request in the metrics.
+  void Count(int status, bool head, uint64_t body_bytes);
+  // Gives libmicrohttpd a connection nothing has been read from.
+  void HandOver(AcceptedSocket socket);
 
   MHD_Daemon* daemon_ = nullptr;
   int port_ = 0;
   size_t max_body_ = 0;
-  std::vector<std::pair<std::string, HttpHandler>> routes_;
+  std::vector<HttpRoute> routes_;
   std::unique_ptr<Counters> counters_;
   std::unique_ptr<Streams> streams_;
+  std::unique_ptr<ConnectionLimits> limits_;
+  std::unique_ptr<PayloadSender> sender_;
+  std::unique_ptr<Acceptor> acceptor_;
 };
 
 }  // namespace ota::server

@@ -71,8 +71,7 @@ HttpResponse WebUi::Handle(const HttpRequest& request) const {
                {"Cache-Control", "no-cache"},
                {"Content-Type", std::string(file.content_type)},
                {"X-Content-Type-Options", "nosniff"}};
-  const std::string none_match =
-      request.connection == nullptr ? "" : request.Header("If-None-Match");
+  const std::string none_match = request.Header("If-None-Match");
   if (!none_match.empty() && NoneMatchHits(none_match, file.etag)) {
     r.status = 304;
     return r;
