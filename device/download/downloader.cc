@@ -3,7 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -19,8 +24,12 @@ namespace {
 
 using ota::common::ReasonError;
 
-// The block in which verified bytes are read back from the sink.
-constexpr size_t kReadBlock = 64 * 1024;
+// Body bytes go from the receiving thread to the workers through a ring of
+// kRingBlocks blocks of kBlockSize bytes; it is also where a resumed prefix
+// is read back. Memory therefore does not grow with the payload or the
+// chunk size.
+constexpr size_t kBlockSize = 128 * 1024;
+constexpr int kRingBlocks = 4;
 
 // How an attempt on one URI ended, which decides what comes next.
 enum class Cause {
@@ -58,9 +67,89 @@ uint64_t ClockSeed() {
          (static_cast<uint64_t>(getpid()) << 32);
 }
 
+// A run of payload bytes in a ring block.
+struct Block {
+  uint64_t offset = 0;  // payload offset of data[0]
+  size_t size = 0;
+  const char* data = nullptr;
+};
+
+// The ring between one producer (the thread receiving the body) and
+// kConsumers consumers that each see every block, in order. A block is
+// reused once every consumer is done with it.
+class Ring {
+ public:
+  static constexpr int kConsumers = 2;
+
+  explicit Ring(char* memory) : memory_(memory) {}
+
+  // Producer: the next free block's memory (kBlockSize bytes), waiting for
+  // the slowest consumer if every block is taken.
+  char* Acquire() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return produced_ - Slowest() < kRingBlocks; });
+    return Slot(produced_);
+  }
+  // Producer: hands the block from Acquire, holding `size` bytes from
+  // payload `offset`, to the consumers.
+  void Publish(uint64_t offset, size_t size) {
+    std::lock_guard<std::mutex> lock(mu_);
+    Block& b = blocks_[produced_ % kRingBlocks];
+    b.offset = offset;
+    b.size = size;
+    b.data = Slot(produced_);
+    ++produced_;
+    cv_.notify_all();
+  }
+  // Producer: no more blocks.
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    cv_.notify_all();
+  }
+
+  // Consumer `c`: its next block, waiting for one; false once the ring is
+  // closed and every block was seen. Release() it when done.
+  bool Next(int c, Block* block) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this, c] { return consumed_[c] < produced_ || closed_; });
+    if (consumed_[c] == produced_) return false;
+    *block = blocks_[consumed_[c] % kRingBlocks];
+    return true;
+  }
+  void Release(int c) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++consumed_[c];
+    cv_.notify_all();
+  }
+
+ private:
+  int64_t Slowest() const { return std::min(consumed_[0], consumed_[1]); }
+  char* Slot(int64_t n) { return memory_ + (n % kRingBlocks) * kBlockSize; }
+
+  char* const memory_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  Block blocks_[kRingBlocks];
+  int64_t produced_ = 0;
+  int64_t consumed_[kConsumers] = {0, 0};
+  bool closed_ = false;
+};
+
 }  // namespace
 
 // The state of one Download call.
+//
+// Threads: Fetch runs on the caller's thread, which receives the body and
+// copies it into the ring. Behind it, for the length of one request, the
+// sink worker writes each block into the sink, checks each chunk against
+// its digest and checkpoints (so on_chunk runs on it), while the digest
+// worker feeds the whole-payload SHA-256 from the same blocks. The
+// whole-payload digest is taken at chunk ends (a copy of its state each
+// time) so that a chunk that fails, or a request cut in the middle of one,
+// can be taken back out without hashing the verified prefix again. Every
+// other member is touched by one thread at a time: the workers start after
+// Fetch set up the request and are joined before it looks at the outcome.
 class PayloadDownloader::Run {
  public:
   Run(const ota::v1::Payload& payload, BlockDevice* sink,
@@ -76,7 +165,7 @@ class PayloadDownloader::Run {
         cancel_(cancel),
         options_(options),
         transport_(transport),
-        buffer_(new char[kReadBlock]) {}
+        memory_(new char[kBlockSize * kRingBlocks]) {}
 
   // Checks the payload's chunk fields, the sink's size and the progress.
   absl::Status Validate() {
@@ -166,15 +255,25 @@ class PayloadDownloader::Run {
     fetch.cancel = cancel_;
 
     chunk_hash_ = ota::common::Sha256();
-    uint64_t pos = offset;
+    uint64_t pos = offset;  // the next body byte's payload offset
     uint64_t skip = 0;
-    bool changed = false;
-    std::string etag;
-    Attempt failure;
+    Attempt failure;        // the receiving side's
     auto fail = [&failure](Cause cause, absl::Status status) {
       failure = Attempt{cause, std::move(status)};
       return false;
     };
+    attempt_ = AttemptSource{uri_index, recorded_etag, std::string(), false};
+    sink_failure_ = Attempt{};
+    sink_failed_ = false;
+    verified_now_ = verified_;
+    snapshots_.clear();
+
+    Ring ring(memory_.get());
+    char* block = nullptr;  // the block being filled, from `block_offset`
+    uint64_t block_offset = 0;
+    size_t block_size = 0;
+    std::thread sink_worker([&] { SinkWorker(&ring); });
+    std::thread digest_worker([&] { DigestWorker(&ring, offset); });
 
     auto on_head = [&](const HttpHead& head) {
       uint64_t first = 0;
@@ -205,18 +304,23 @@ class PayloadDownloader::Run {
                                              first, "; the payload has ", size_)));
       }
       skip = offset - first;
-      etag = head.etag;
-      changed = !recorded_etag.empty() && !etag.empty() && etag != recorded_etag;
+      // The workers read these only from blocks published after this.
+      attempt_.etag = head.etag;
+      attempt_.changed =
+          !recorded_etag.empty() && !head.etag.empty() && head.etag != recorded_etag;
       return true;
     };
 
-    auto on_body = [&](absl::string_view block) {
+    auto on_body = [&](absl::string_view data) {
+      // The sink worker failed (a chunk, the sink, the caller, a cancel):
+      // nothing more is worth receiving.
+      if (sink_failed_.load(std::memory_order_relaxed)) return false;
       if (skip > 0) {
-        size_t n = static_cast<size_t>(std::min<uint64_t>(skip, block.size()));
-        block.remove_prefix(n);
+        size_t n = static_cast<size_t>(std::min<uint64_t>(skip, data.size()));
+        data.remove_prefix(n);
         skip -= n;
       }
-      while (!block.empty()) {
+      while (!data.empty()) {
         if (pos == size_) {
           return fail(Cause::kOverrun,
                       ReasonError(absl::StatusCode::kDataLoss,
@@ -224,28 +328,37 @@ class PayloadDownloader::Run {
                                   absl::StrCat("the server sent more than the payload's ",
                                                size_, " bytes")));
         }
-        const uint64_t end = ChunkEnd(verified_);
-        size_t n = static_cast<size_t>(std::min<uint64_t>(block.size(), end - pos));
-        absl::string_view part = block.substr(0, n);
-        if (absl::Status s = sink_->Write(pos, part); !s.ok()) {
-          return fail(Cause::kStop,
-                      StorageError(s, absl::StrCat("writing payload bytes at ", pos)));
+        if (block == nullptr) {
+          block = ring.Acquire();
+          block_offset = pos;
+          block_size = 0;
         }
-        chunk_hash_.Update(part);
+        size_t n = std::min<size_t>(data.size(), kBlockSize - block_size);
+        n = static_cast<size_t>(std::min<uint64_t>(n, size_ - pos));
+        std::memcpy(block + block_size, data.data(), n);
+        block_size += n;
         pos += n;
-        block.remove_prefix(n);
-        if (pos == end) {
-          Attempt a = CompleteChunk(uri_index, etag, changed, recorded_etag);
-          if (a.cause != Cause::kNone) {
-            failure = std::move(a);
-            return false;
-          }
+        data.remove_prefix(n);
+        // The payload's last byte goes at once, so the last chunk is
+        // checked before anything that may follow it.
+        if (block_size == kBlockSize || pos == size_) {
+          ring.Publish(block_offset, block_size);
+          block = nullptr;
         }
       }
       return true;
     };
 
     absl::StatusOr<HttpHead> head = transport_->Fetch(fetch, on_head, on_body);
+    if (block != nullptr && block_size > 0) ring.Publish(block_offset, block_size);
+    ring.Close();
+    sink_worker.join();
+    digest_worker.join();
+    AdoptWholeDigest();
+
+    // The sink worker's failure concerns earlier bytes than the receiving
+    // side's, so it comes first.
+    if (sink_failure_.cause != Cause::kNone) return std::move(sink_failure_);
     if (failure.cause != Cause::kNone) return failure;
     if (!head.ok()) {
       switch (head.status().code()) {
@@ -310,16 +423,16 @@ class PayloadDownloader::Run {
   }
   uint64_t ChunkEnd(uint64_t i) const { return ChunkStart(i + 1); }
 
-  // Reads sink bytes [start, end) through the fixed buffer into the hashers
-  // given (either may be null).
+  // Reads sink bytes [start, end) through the ring's memory into the
+  // hashers given (either may be null). Only while no request runs.
   absl::Status ReadBack(uint64_t start, uint64_t end, ota::common::Sha256* a,
                         ota::common::Sha256* b) {
     for (uint64_t at = start; at < end;) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(kReadBlock, end - at));
-      if (absl::Status s = sink_->Read(at, buffer_.get(), n); !s.ok()) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(kBlockSize, end - at));
+      if (absl::Status s = sink_->Read(at, memory_.get(), n); !s.ok()) {
         return StorageError(s, absl::StrCat("reading payload bytes at ", at));
       }
-      absl::string_view data(buffer_.get(), n);
+      absl::string_view data(memory_.get(), n);
       if (a != nullptr) a->Update(data);
       if (b != nullptr) b->Update(data);
       at += n;
@@ -327,11 +440,96 @@ class PayloadDownloader::Run {
     return absl::OkStatus();
   }
 
+  // The sink worker: every block into the sink and the chunk digest, each
+  // chunk checked at its end. After a failure it only lets blocks go by.
+  void SinkWorker(Ring* ring) {
+    Block b;
+    while (ring->Next(0, &b)) {
+      if (sink_failure_.cause == Cause::kNone) {
+        Attempt a = Store(b);
+        if (a.cause != Cause::kNone) {
+          sink_failure_ = std::move(a);
+          sink_failed_ = true;
+        }
+      }
+      ring->Release(0);
+    }
+  }
+
+  Attempt Store(const Block& b) {
+    absl::string_view data(b.data, b.size);
+    uint64_t pos = b.offset;
+    while (!data.empty()) {
+      // Written up to the chunk's end, then checked: no byte after a chunk
+      // that does not match reaches the sink.
+      const uint64_t end = ChunkEnd(verified_);
+      size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), end - pos));
+      absl::string_view part = data.substr(0, n);
+      if (absl::Status s = sink_->Write(pos, part); !s.ok()) {
+        return Attempt{Cause::kStop,
+                       StorageError(s, absl::StrCat("writing payload bytes at ", pos))};
+      }
+      chunk_hash_.Update(part);
+      pos += n;
+      data.remove_prefix(n);
+      if (pos == end) {
+        Attempt a = CompleteChunk();
+        if (a.cause != Cause::kNone) return a;
+      }
+    }
+    return Attempt{};
+  }
+
+  // The digest worker: every block into a copy of the whole-payload digest
+  // (which covers [0, first)), with a copy of its state kept at each chunk
+  // end the sink worker may still verify.
+  void DigestWorker(Ring* ring, uint64_t first) {
+    ota::common::Sha256 running = whole_.Clone();
+    uint64_t pos = first;
+    uint64_t chunk = first / std::max<uint64_t>(chunk_size_, 1);
+    Block b;
+    while (ring->Next(1, &b)) {
+      absl::string_view data(b.data, b.size);
+      while (!data.empty()) {
+        const uint64_t end = ChunkEnd(chunk);
+        size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), end - pos));
+        running.Update(data.substr(0, n));
+        pos += n;
+        data.remove_prefix(n);
+        if (pos == end) {
+          ++chunk;
+          const uint64_t verified = verified_now_.load(std::memory_order_acquire);
+          std::lock_guard<std::mutex> lock(snapshots_mu_);
+          // Chunk ends before the last verified one can no longer be needed.
+          while (!snapshots_.empty() && snapshots_.front().first < verified) {
+            snapshots_.pop_front();
+          }
+          snapshots_.emplace_back(chunk, running.Clone());
+        }
+      }
+      ring->Release(1);
+    }
+  }
+
+  // After a request: the whole-payload digest as of the last verified
+  // chunk's end.
+  void AdoptWholeDigest() {
+    for (auto& [chunk, digest] : snapshots_) {
+      if (chunk == verified_) {
+        whole_ = std::move(digest);
+        break;
+      }
+    }
+    snapshots_.clear();
+  }
+
   // The current chunk has all its bytes: check it, and on a match count it,
   // add it to the whole-payload digest and checkpoint when due.
-  Attempt CompleteChunk(int uri_index, const std::string& etag, bool changed,
-                        const std::string& recorded_etag) {
+  Attempt CompleteChunk() {
     const uint64_t i = verified_;
+    const std::string& etag = attempt_.etag;
+    const std::string& recorded_etag = attempt_.recorded_etag;
+    const bool changed = attempt_.changed;
     if (chunk_hash_.Finish() != payload_.chunk_sha256(static_cast<int>(i))) {
       std::string message =
           absl::StrCat("chunk ", i, " (bytes ", ChunkStart(i), "-", ChunkEnd(i) - 1,
@@ -348,12 +546,9 @@ class PayloadDownloader::Run {
                      ReasonError(absl::StatusCode::kDataLoss,
                                  ota::v1::REASON_CHUNK_DIGEST_MISMATCH, message)};
     }
-    if (absl::Status s = ReadBack(ChunkStart(i), ChunkEnd(i), nullptr, &whole_);
-        !s.ok()) {
-      return Attempt{Cause::kStop, s};
-    }
     verified_ = i + 1;
-    source_uri_ = uri_index;
+    verified_now_.store(verified_, std::memory_order_release);
+    source_uri_ = attempt_.uri_index;
     source_etag_ = etag;
     const uint64_t since = ChunkStart(verified_) - ChunkStart(reported_);
     if (done() || since >= std::max<uint64_t>(1, options_.checkpoint_bytes)) {
@@ -374,7 +569,8 @@ class PayloadDownloader::Run {
   const std::atomic<bool>* const cancel_;
   const DownloadOptions& options_;
   HttpTransport* const transport_;
-  const std::unique_ptr<char[]> buffer_;
+  // The ring's blocks.
+  const std::unique_ptr<char[]> memory_;
 
   uint64_t chunk_count_ = 0;
   uint64_t verified_ = 0;    // chunks checked, in the sink, maybe not flushed
@@ -383,6 +579,21 @@ class PayloadDownloader::Run {
   std::string source_etag_;
   ota::common::Sha256 whole_;       // over sink bytes [0, ChunkStart(verified_))
   ota::common::Sha256 chunk_hash_;  // over the current chunk's bytes so far
+
+  // Where the current request's bytes come from.
+  struct AttemptSource {
+    int uri_index = 0;
+    std::string recorded_etag;  // the ETag recorded for this URI, if any
+    std::string etag;           // the response's
+    bool changed = false;       // both known and different
+  };
+  AttemptSource attempt_;
+  Attempt sink_failure_;                  // the sink worker's, this request
+  std::atomic<bool> sink_failed_{false};  // sink_failure_ is set
+  std::atomic<uint64_t> verified_now_{0}; // verified_, for the digest worker
+  // Whole-payload digests at chunk ends: (chunks before, state).
+  std::mutex snapshots_mu_;
+  std::deque<std::pair<uint64_t, ota::common::Sha256>> snapshots_;
 };
 
 PayloadDownloader::PayloadDownloader(HttpTransport* transport, Sleeper* sleeper,
