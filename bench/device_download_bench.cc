@@ -9,9 +9,11 @@
 // (untimed) into the manifest's size, sha256 and chunk digests, as
 // ota-manifest would. The clock then runs over Download() alone: the HTTP
 // transfer, every write into the slot file, each chunk's SHA-256, the
-// flushes (fdatasync) at each checkpoint and the final whole-payload check
-// over the bytes read back from the slot. --out must not exist; it is
-// created at the payload's size and left in place.
+// whole-payload SHA-256, the flushes (fdatasync) at each checkpoint and,
+// with --journal, a journal saved at each checkpoint as ota-device saves
+// its own (write, fsync, rename, fsync of the folder; about as large, since
+// it holds the manifest's chunk digests). --out must not exist; it is
+// created at the payload's size (its blocks reserved) and left in place.
 //
 // Output, one line each:
 //   download_seconds <s>
@@ -39,6 +41,8 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/base/file.h"
 #include "common/manifest/payload_digest.h"
 #include "common/status/reason.h"
 #include "device/download/curl_transport.h"
@@ -53,7 +57,10 @@ ABSL_FLAG(std::string, out, "", "the slot file to create and download into");
 ABSL_FLAG(uint32_t, chunk_size, 1 << 20, "manifest chunk size in bytes");
 ABSL_FLAG(uint64_t, checkpoint_bytes, 0,
           "DownloadOptions::checkpoint_bytes (0: flush after every chunk)");
-ABSL_FLAG(int64_t, buffer_size, 64 * 1024, "libcurl receive buffer in bytes");
+ABSL_FLAG(int64_t, buffer_size, ota::device::CurlTransport::Options().buffer_size,
+          "libcurl receive buffer in bytes");
+ABSL_FLAG(std::string, journal, "",
+          "when set, a journal file saved atomically at each checkpoint");
 
 namespace {
 
@@ -112,13 +119,18 @@ int main(int argc, char** argv) {
   ota::device::DownloadProgress progress;
   int64_t flushes = 0;
   std::vector<std::string> uris(payload.uris().begin(), payload.uris().end());
+  const std::string journal = absl::GetFlag(FLAGS_journal);
+  const std::string journal_base = payload.SerializeAsString();
   const long rss_before = StatusKib("VmRSS");
   auto start = std::chrono::steady_clock::now();
   absl::Status status = downloader.Download(
       payload, uris, slot->get(), &progress,
-      [&flushes](const ota::device::DownloadProgress&, uint64_t) {
+      [&](const ota::device::DownloadProgress& p, uint64_t) {
         ++flushes;
-        return absl::OkStatus();
+        if (journal.empty()) return absl::OkStatus();
+        return ota::common::WriteFileAtomically(
+            journal, absl::StrCat(journal_base, p.verified_chunks, p.etag, p.uri_index),
+            0600);
       });
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -144,7 +144,9 @@ class Ring {
 // copies it into the ring. Behind it, for the length of one request, the
 // sink worker writes each block into the sink, checks each chunk against
 // its digest and checkpoints (so on_chunk runs on it), while the digest
-// worker feeds the whole-payload SHA-256 from the same blocks. The
+// worker feeds the whole-payload SHA-256 from the same blocks. With a sink
+// that flushes alongside writes, a third worker takes the checkpoints
+// (flush, then on_chunk), one at a time, while the sink worker writes on. The
 // whole-payload digest is taken at chunk ends (a copy of its state each
 // time) so that a chunk that fails, or a request cut in the middle of one,
 // can be taken back out without hashing the verified prefix again. Every
@@ -165,7 +167,8 @@ class PayloadDownloader::Run {
         cancel_(cancel),
         options_(options),
         transport_(transport),
-        memory_(new char[kBlockSize * kRingBlocks]) {}
+        memory_(new char[kBlockSize * kRingBlocks]),
+        background_checkpoints_(sink->FlushesAlongsideWrites()) {}
 
   // Checks the payload's chunk fields, the sink's size and the progress.
   absl::Status Validate() {
@@ -228,7 +231,7 @@ class PayloadDownloader::Run {
       }
       verified_ = i + 1;
     }
-    reported_ = verified_;
+    reported_ = requested_ = verified_;
     return absl::OkStatus();
   }
 
@@ -267,6 +270,8 @@ class PayloadDownloader::Run {
     sink_failed_ = false;
     verified_now_ = verified_;
     snapshots_.clear();
+    checkpoint_pending_ = checkpoint_closed_ = false;
+    checkpoint_error_ = absl::OkStatus();
 
     Ring ring(memory_.get());
     char* block = nullptr;  // the block being filled, from `block_offset`
@@ -274,6 +279,8 @@ class PayloadDownloader::Run {
     size_t block_size = 0;
     std::thread sink_worker([&] { SinkWorker(&ring); });
     std::thread digest_worker([&] { DigestWorker(&ring, offset); });
+    std::thread checkpoint_worker;
+    if (background_checkpoints_) checkpoint_worker = std::thread([&] { CheckpointWorker(); });
 
     auto on_head = [&](const HttpHead& head) {
       uint64_t first = 0;
@@ -354,10 +361,15 @@ class PayloadDownloader::Run {
     ring.Close();
     sink_worker.join();
     digest_worker.join();
+    if (checkpoint_worker.joinable()) {
+      CloseCheckpoints();
+      checkpoint_worker.join();
+    }
     AdoptWholeDigest();
 
-    // The sink worker's failure concerns earlier bytes than the receiving
-    // side's, so it comes first.
+    // A failed checkpoint concerns the earliest bytes, the sink worker's
+    // failure earlier ones than the receiving side's.
+    if (!checkpoint_error_.ok()) return Attempt{Cause::kStop, std::move(checkpoint_error_)};
     if (sink_failure_.cause != Cause::kNone) return std::move(sink_failure_);
     if (failure.cause != Cause::kNone) return failure;
     if (!head.ok()) {
@@ -381,23 +393,15 @@ class PayloadDownloader::Run {
   }
 
   // Flushes the sink and reports every chunk verified since the last report.
-  absl::Status Checkpoint() {
-    if (verified_ == reported_) return absl::OkStatus();
-    if (absl::Status s = sink_->Flush(); !s.ok()) {
-      return StorageError(s, "flushing the sink");
-    }
-    reported_ = verified_;
-    progress_->verified_chunks = verified_;
-    progress_->etag = source_etag_;
-    progress_->uri_index = source_uri_ < 0 ? 0 : source_uri_;
-    if (!on_chunk_) return absl::OkStatus();
-    return on_chunk_(*progress_, std::min(size_, ChunkStart(verified_)));
-  }
+  absl::Status Checkpoint() { return Checkpoint(Mark{verified_, source_uri_, source_etag_}); }
 
   // Ends the download with `status`, first reporting what was verified
-  // (unless the sink itself failed).
+  // (unless the sink itself or a checkpoint failed).
   absl::Status Stop(absl::Status status) {
-    if (ota::common::ReasonOf(status) == ota::v1::REASON_STORAGE_ERROR) return status;
+    if (checkpoint_failed_ ||
+        ota::common::ReasonOf(status) == ota::v1::REASON_STORAGE_ERROR) {
+      return status;
+    }
     if (absl::Status s = Checkpoint(); !s.ok()) return s;
     return status;
   }
@@ -440,12 +444,80 @@ class PayloadDownloader::Run {
     return absl::OkStatus();
   }
 
+  // What a checkpoint records: the verified chunks and their source.
+  struct Mark {
+    uint64_t verified = 0;
+    int uri = -1;
+    std::string etag;
+  };
+
+  absl::Status Checkpoint(const Mark& mark) {
+    if (mark.verified == reported_) return absl::OkStatus();
+    if (absl::Status s = sink_->Flush(); !s.ok()) {
+      checkpoint_failed_ = true;
+      return StorageError(s, "flushing the sink");
+    }
+    reported_ = mark.verified;
+    progress_->verified_chunks = mark.verified;
+    progress_->etag = mark.etag;
+    progress_->uri_index = mark.uri < 0 ? 0 : mark.uri;
+    if (!on_chunk_) return absl::OkStatus();
+    absl::Status s = on_chunk_(*progress_, std::min(size_, ChunkStart(mark.verified)));
+    if (!s.ok()) checkpoint_failed_ = true;
+    return s;
+  }
+
+  // The sink worker's side of a due checkpoint. With a sink that flushes
+  // alongside writes, the checkpoint is handed to the checkpoint worker
+  // (waiting for the one before it to end), so the pipeline goes on while
+  // the medium catches up; otherwise it is taken here.
+  absl::Status RequestCheckpoint() {
+    Mark mark{verified_, source_uri_, source_etag_};
+    requested_ = verified_;
+    if (!background_checkpoints_) return Checkpoint(mark);
+    std::unique_lock<std::mutex> lock(checkpoint_mu_);
+    checkpoint_cv_.wait(lock, [this] { return !checkpoint_pending_ || !checkpoint_error_.ok(); });
+    if (!checkpoint_error_.ok()) return checkpoint_error_;
+    checkpoint_ = std::move(mark);
+    checkpoint_pending_ = true;
+    checkpoint_cv_.notify_all();
+    return absl::OkStatus();
+  }
+
+  // The checkpoint worker: takes each checkpoint handed to it, in order.
+  void CheckpointWorker() {
+    std::unique_lock<std::mutex> lock(checkpoint_mu_);
+    while (true) {
+      checkpoint_cv_.wait(lock, [this] { return checkpoint_pending_ || checkpoint_closed_; });
+      if (!checkpoint_pending_) return;
+      Mark mark = checkpoint_;
+      lock.unlock();
+      absl::Status s = Checkpoint(mark);
+      lock.lock();
+      checkpoint_pending_ = false;
+      if (!s.ok()) {
+        checkpoint_error_ = std::move(s);
+        sink_failed_ = true;
+        checkpoint_cv_.notify_all();
+        return;
+      }
+      checkpoint_cv_.notify_all();
+    }
+  }
+
+  void CloseCheckpoints() {
+    std::lock_guard<std::mutex> lock(checkpoint_mu_);
+    checkpoint_closed_ = true;
+    checkpoint_cv_.notify_all();
+  }
+
   // The sink worker: every block into the sink and the chunk digest, each
   // chunk checked at its end. After a failure it only lets blocks go by.
   void SinkWorker(Ring* ring) {
     Block b;
     while (ring->Next(0, &b)) {
-      if (sink_failure_.cause == Cause::kNone) {
+      // sink_failed_ alone: a checkpoint failed.
+      if (sink_failure_.cause == Cause::kNone && !sink_failed_.load()) {
         Attempt a = Store(b);
         if (a.cause != Cause::kNone) {
           sink_failure_ = std::move(a);
@@ -550,9 +622,9 @@ class PayloadDownloader::Run {
     verified_now_.store(verified_, std::memory_order_release);
     source_uri_ = attempt_.uri_index;
     source_etag_ = etag;
-    const uint64_t since = ChunkStart(verified_) - ChunkStart(reported_);
+    const uint64_t since = ChunkStart(verified_) - ChunkStart(requested_);
     if (done() || since >= std::max<uint64_t>(1, options_.checkpoint_bytes)) {
-      if (absl::Status s = Checkpoint(); !s.ok()) return Attempt{Cause::kStop, s};
+      if (absl::Status s = RequestCheckpoint(); !s.ok()) return Attempt{Cause::kStop, s};
     }
     if (cancelled()) {
       return Attempt{Cause::kStop, absl::CancelledError("download cancelled")};
@@ -575,6 +647,8 @@ class PayloadDownloader::Run {
   uint64_t chunk_count_ = 0;
   uint64_t verified_ = 0;    // chunks checked, in the sink, maybe not flushed
   uint64_t reported_ = 0;    // chunks flushed and reported to the caller
+  uint64_t requested_ = 0;   // chunks of the last checkpoint asked for
+  bool checkpoint_failed_ = false;  // a flush or on_chunk failed: no more
   int source_uri_ = -1;      // the URI and ETag the verified bytes came from
   std::string source_etag_;
   ota::common::Sha256 whole_;       // over sink bytes [0, ChunkStart(verified_))
@@ -594,6 +668,15 @@ class PayloadDownloader::Run {
   // Whole-payload digests at chunk ends: (chunks before, state).
   std::mutex snapshots_mu_;
   std::deque<std::pair<uint64_t, ota::common::Sha256>> snapshots_;
+
+  // Checkpoints taken off the sink worker (see RequestCheckpoint).
+  const bool background_checkpoints_;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  Mark checkpoint_;                  // the one handed over
+  bool checkpoint_pending_ = false;  // ... and not taken yet
+  bool checkpoint_closed_ = false;   // no more this request
+  absl::Status checkpoint_error_;    // the first that failed, this request
 };
 
 PayloadDownloader::PayloadDownloader(HttpTransport* transport, Sleeper* sleeper,

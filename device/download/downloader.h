@@ -80,14 +80,17 @@ struct DownloadOptions {
   // trades more re-fetching after a power cut for fewer flushes (each one
   // an fdatasync on a FileBlockDevice, and a journal write for the caller).
   // Within one Download call an interruption never re-fetches more than one
-  // chunk whatever this is.
+  // chunk whatever this is. When the sink flushes alongside writes
+  // (BlockDevice::FlushesAlongsideWrites, a FileBlockDevice does), a
+  // checkpoint runs while the next bytes are written; the one after it
+  // waits for it, so every checkpoint is still taken, in order.
   uint64_t checkpoint_bytes = 0;
 };
 
 // Called after a checkpoint (see DownloadOptions::checkpoint_bytes; by
-// default after every verified chunk), once the sink was flushed, on the
-// download's sink worker thread (never two calls at once, and never while
-// the Download caller's code runs elsewhere):
+// default after every verified chunk), once the sink was flushed, on one of
+// the download's worker threads (never two calls at once, in order, and
+// never while the Download caller's code runs elsewhere):
 // `progress` is what the caller persists, `bytes_done` the verified bytes
 // (verified_chunks * chunk_size, capped at the payload size). A non-OK
 // status stops the download and is returned as is.
@@ -142,7 +145,7 @@ class PayloadDownloader {
   // `progress` is updated at each checkpoint, just before `on_chunk` is
   // called; on return it is what was last reported (a download that stops
   // between checkpoints reports what was verified first, unless the sink
-  // failed).
+  // or the checkpoint itself failed).
   //
   // Returns OK once every chunk matched and the bytes written match
   // payload.sha256. Otherwise:

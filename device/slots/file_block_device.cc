@@ -193,7 +193,6 @@ absl::Status FileBlockDevice::Flush() {
   while (fdatasync(fd_) != 0) {
     if (errno != EINTR) return Errno("sync", path_, errno);
   }
-  dirty_begin_ = dirty_end_;
   return absl::OkStatus();
 }
 

@@ -16,8 +16,9 @@
 //   absl::StatusOr<std::unique_ptr<FileBlockDevice>> live =
 //       FileBlockDevice::Open("/dev/mtd5", FileBlockDevice::Mode::kReadOnly);
 //
-// Thread-compatible: concurrent Reads are safe, a Write concurrent with any
-// other call on overlapping bytes is not.
+// Thread-compatible: concurrent Reads are safe, and so is a Flush
+// concurrent with a Write; a Write concurrent with any other call on
+// overlapping bytes is not.
 #ifndef OTA_DEVICE_SLOTS_FILE_BLOCK_DEVICE_H_
 #define OTA_DEVICE_SLOTS_FILE_BLOCK_DEVICE_H_
 
@@ -61,6 +62,8 @@ class FileBlockDevice : public BlockDevice {
   absl::Status Write(uint64_t offset, absl::string_view data) override;
   // OK without doing anything when opened kReadOnly.
   absl::Status Flush() override;
+  // True: fdatasync covers every write that returned before it.
+  bool FlushesAlongsideWrites() const override { return true; }
 
   const std::string& path() const { return path_; }
 
