@@ -26,21 +26,19 @@
 // bench/device_download.sh runs it beside curl and prints the ratios.
 #include <sys/resource.h>
 
-#include <fstream>
-
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/status/status.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/file.h"
 #include "common/manifest/payload_digest.h"
@@ -51,27 +49,74 @@
 #include "device/slots/file_block_device.h"
 #include "ota/v1/manifest.pb.h"
 
-ABSL_FLAG(std::string, url, "", "where the payload is served");
-ABSL_FLAG(std::string, payload, "", "the same payload as a local file, for its digests");
-ABSL_FLAG(std::string, out, "", "the slot file to create and download into");
-ABSL_FLAG(uint32_t, chunk_size, 1 << 20, "manifest chunk size in bytes");
-ABSL_FLAG(uint64_t, checkpoint_bytes, 0,
-          "DownloadOptions::checkpoint_bytes (0: flush after every chunk)");
-ABSL_FLAG(int64_t, buffer_size, ota::device::CurlTransport::Options().buffer_size,
-          "libcurl receive buffer in bytes");
-ABSL_FLAG(std::string, journal, "",
-          "when set, a journal file saved atomically at each checkpoint");
-
 namespace {
+
+constexpr char kUsage[] =
+    "usage: device_download_bench --url=URL --payload=FILE --out=SLOT_FILE\n"
+    "  [--journal=FILE]           a journal saved atomically at each checkpoint\n"
+    "  [--checkpoint_bytes=N]     DownloadOptions::checkpoint_bytes (0, the\n"
+    "                             default: a checkpoint after every chunk)\n"
+    "  [--chunk_size=N]           manifest chunk size in bytes (1048576)\n"
+    "  [--buffer_size=N]          libcurl receive buffer in bytes\n";
+
+// The command line. Parsed by hand: a flags library would weigh on the
+// resident set this benchmark measures.
+struct Flags {
+  std::string url;
+  std::string payload;
+  std::string out;
+  std::string journal;
+  uint64_t checkpoint_bytes = 0;
+  uint64_t chunk_size = 1 << 20;
+  uint64_t buffer_size = ota::device::CurlTransport::Options().buffer_size;
+};
+
+bool ParseFlags(int argc, char** argv, Flags* flags) {
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    size_t eq = arg.find('=');
+    if (arg.rfind("--", 0) != 0 || eq == std::string::npos) return false;
+    std::string name = arg.substr(2, eq - 2);
+    std::string value = arg.substr(eq + 1);
+    bool ok = true;
+    if (name == "url") {
+      flags->url = value;
+    } else if (name == "payload") {
+      flags->payload = value;
+    } else if (name == "out") {
+      flags->out = value;
+    } else if (name == "journal") {
+      flags->journal = value;
+    } else if (name == "checkpoint_bytes") {
+      ok = absl::SimpleAtoi(value, &flags->checkpoint_bytes);
+    } else if (name == "chunk_size") {
+      ok = absl::SimpleAtoi(value, &flags->chunk_size) && flags->chunk_size > 0 &&
+           flags->chunk_size <= UINT32_MAX;
+    } else if (name == "buffer_size") {
+      ok = absl::SimpleAtoi(value, &flags->buffer_size) && flags->buffer_size > 0;
+    } else {
+      ok = false;
+    }
+    if (!ok) return false;
+  }
+  return !flags->url.empty() && !flags->payload.empty() && !flags->out.empty();
+}
 
 // A "VmRSS:"-style field of /proc/self/status, in KiB; -1 if absent.
 long StatusKib(const std::string& field) {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind(field + ":", 0) == 0) return std::atol(line.c_str() + field.size() + 1);
+  std::FILE* status = std::fopen("/proc/self/status", "r");
+  if (status == nullptr) return -1;
+  char line[256];
+  long kib = -1;
+  const std::string prefix = field + ":";
+  while (std::fgets(line, sizeof(line), status) != nullptr) {
+    if (prefix.compare(0, prefix.size(), line, std::min(prefix.size(), std::strlen(line))) == 0) {
+      kib = std::atol(line + prefix.size());
+      break;
+    }
   }
-  return -1;
+  std::fclose(status);
+  return kib;
 }
 
 int Fail(const absl::Status& status) {
@@ -84,19 +129,17 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "device_download_bench --url=URL --payload=FILE --out=SLOT_FILE");
-  absl::ParseCommandLine(argc, argv);
-  const std::string url = absl::GetFlag(FLAGS_url);
-  const std::string payload_path = absl::GetFlag(FLAGS_payload);
-  const std::string out = absl::GetFlag(FLAGS_out);
-  if (url.empty() || payload_path.empty() || out.empty()) {
-    std::fprintf(stderr, "--url, --payload and --out are required\n");
+  Flags flags;
+  if (!ParseFlags(argc, argv, &flags)) {
+    std::fputs(kUsage, stderr);
     return 2;
   }
+  const std::string url = flags.url;
+  const std::string payload_path = flags.payload;
+  const std::string out = flags.out;
 
   absl::StatusOr<ota::common::PayloadDigests> digests =
-      ota::common::DigestFile(payload_path, absl::GetFlag(FLAGS_chunk_size));
+      ota::common::DigestFile(payload_path, static_cast<uint32_t>(flags.chunk_size));
   if (!digests.ok()) return Fail(digests.status());
   ota::v1::Payload payload;
   ota::common::SetPayloadDigests(*digests, &payload);
@@ -106,20 +149,20 @@ int main(int argc, char** argv) {
       ota::device::FileBlockDevice::Create(out, payload.size());
   if (!slot.ok()) return Fail(slot.status());
   ota::device::CurlTransport::Options transport_options;
-  transport_options.buffer_size = absl::GetFlag(FLAGS_buffer_size);
+  transport_options.buffer_size = static_cast<long>(flags.buffer_size);
   absl::StatusOr<std::unique_ptr<ota::device::CurlTransport>> transport =
       ota::device::CurlTransport::Create(transport_options);
   if (!transport.ok()) return Fail(transport.status());
   ota::device::RealSleeper sleeper;
   ota::device::DownloadOptions options;
-  options.checkpoint_bytes = absl::GetFlag(FLAGS_checkpoint_bytes);
+  options.checkpoint_bytes = flags.checkpoint_bytes;
   options.attempts_per_uri = 1;
   ota::device::PayloadDownloader downloader(transport->get(), &sleeper, options);
 
   ota::device::DownloadProgress progress;
   int64_t flushes = 0;
   std::vector<std::string> uris(payload.uris().begin(), payload.uris().end());
-  const std::string journal = absl::GetFlag(FLAGS_journal);
+  const std::string journal = flags.journal;
   const std::string journal_base = payload.SerializeAsString();
   const long rss_before = StatusKib("VmRSS");
   auto start = std::chrono::steady_clock::now();

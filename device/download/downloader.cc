@@ -28,7 +28,7 @@ using ota::common::ReasonError;
 // kRingBlocks blocks of kBlockSize bytes; it is also where a resumed prefix
 // is read back. Memory therefore does not grow with the payload or the
 // chunk size.
-constexpr size_t kBlockSize = 128 * 1024;
+constexpr size_t kBlockSize = 64 * 1024;
 constexpr int kRingBlocks = 4;
 
 // How an attempt on one URI ended, which decides what comes next.

@@ -17,7 +17,7 @@
 // versions of an object can never be reported as verified together.
 //
 // Memory does not depend on the payload or chunk size: body bytes pass
-// through a fixed ring of a few blocks (512 KiB in all) from the thread
+// through a fixed ring of a few blocks (256 KiB in all) from the thread
 // that receives them to two workers, one writing them into the sink and
 // checking each chunk, one feeding the whole-payload SHA-256, so the two
 // digests and the writes overlap the transfer instead of following it.
