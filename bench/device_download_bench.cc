@@ -17,6 +17,7 @@
 //
 // Output, one line each:
 //   download_seconds <s>
+//   download_cpu_seconds <user> user <system> system   (all threads)
 //   download_mb_per_s <MB/s, 10^6 bytes>
 //   payload_bytes <n>
 //   flushes <checkpoints reported>
@@ -165,6 +166,8 @@ int main(int argc, char** argv) {
   const std::string journal = flags.journal;
   const std::string journal_base = payload.SerializeAsString();
   const long rss_before = StatusKib("VmRSS");
+  rusage usage_before{};
+  getrusage(RUSAGE_SELF, &usage_before);
   auto start = std::chrono::steady_clock::now();
   absl::Status status = downloader.Download(
       payload, uris, slot->get(), &progress,
@@ -181,7 +184,11 @@ int main(int argc, char** argv) {
 
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
+  auto cpu_seconds = [](const timeval& tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
   std::printf("download_seconds %.3f\n", seconds);
+  std::printf("download_cpu_seconds %.3f user %.3f system\n",
+              cpu_seconds(usage.ru_utime) - cpu_seconds(usage_before.ru_utime),
+              cpu_seconds(usage.ru_stime) - cpu_seconds(usage_before.ru_stime));
   std::printf("download_mb_per_s %.1f\n", payload.size() / seconds / 1e6);
   std::printf("payload_bytes %llu\n", static_cast<unsigned long long>(payload.size()));
   std::printf("flushes %lld\n", static_cast<long long>(flushes));

@@ -76,7 +76,10 @@ struct Block {
 
 // The ring between one producer (the thread receiving the body) and
 // kConsumers consumers that each see every block, in order. A block is
-// reused once every consumer is done with it.
+// reused once every consumer is done with it. A producer that finds the
+// ring full sleeps until half of it is free again, and a consumer that ran
+// dry until two blocks wait for it (or the ring is closed), so threads wake
+// once per few blocks rather than once per block.
 class Ring {
  public:
   static constexpr int kConsumers = 2;
@@ -87,7 +90,11 @@ class Ring {
   // the slowest consumer if every block is taken.
   char* Acquire() {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return produced_ - Slowest() < kRingBlocks; });
+    if (produced_ - Slowest() == kRingBlocks) {
+      producer_waiting_ = true;
+      producer_cv_.wait(lock, [this] { return produced_ - Slowest() <= kRingBlocks / 2; });
+      producer_waiting_ = false;
+    }
     return Slot(produced_);
   }
   // Producer: hands the block from Acquire, holding `size` bytes from
@@ -99,20 +106,24 @@ class Ring {
     b.size = size;
     b.data = Slot(produced_);
     ++produced_;
-    cv_.notify_all();
+    if (consumers_waiting_ > 0 && (Ready(0) || Ready(1))) consumer_cv_.notify_all();
   }
   // Producer: no more blocks.
   void Close() {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;
-    cv_.notify_all();
+    consumer_cv_.notify_all();
   }
 
   // Consumer `c`: its next block, waiting for one; false once the ring is
   // closed and every block was seen. Release() it when done.
   bool Next(int c, Block* block) {
     std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this, c] { return consumed_[c] < produced_ || closed_; });
+    if (consumed_[c] == produced_ && !closed_) {
+      ++consumers_waiting_;
+      consumer_cv_.wait(lock, [this, c] { return Ready(c) || closed_; });
+      --consumers_waiting_;
+    }
     if (consumed_[c] == produced_) return false;
     *block = blocks_[consumed_[c] % kRingBlocks];
     return true;
@@ -120,20 +131,28 @@ class Ring {
   void Release(int c) {
     std::lock_guard<std::mutex> lock(mu_);
     ++consumed_[c];
-    cv_.notify_all();
+    if (producer_waiting_ && produced_ - Slowest() <= kRingBlocks / 2) {
+      producer_cv_.notify_one();
+    }
   }
 
  private:
   int64_t Slowest() const { return std::min(consumed_[0], consumed_[1]); }
+  // Whether a consumer that ran dry has enough to wake for: two blocks
+  // (the rest comes with Close()).
+  bool Ready(int c) const { return produced_ - consumed_[c] >= 2; }
   char* Slot(int64_t n) { return memory_ + (n % kRingBlocks) * kBlockSize; }
 
   char* const memory_;
   std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable producer_cv_;
+  std::condition_variable consumer_cv_;
   Block blocks_[kRingBlocks];
   int64_t produced_ = 0;
   int64_t consumed_[kConsumers] = {0, 0};
   bool closed_ = false;
+  bool producer_waiting_ = false;
+  int consumers_waiting_ = 0;
 };
 
 }  // namespace
