@@ -20,7 +20,8 @@
 // through a fixed ring of a few blocks (256 KiB in all) from the thread
 // that receives them to two workers, one writing them into the sink and
 // checking each chunk, one feeding the whole-payload SHA-256, so the two
-// digests and the writes overlap the transfer instead of following it.
+// digests and the writes overlap the transfer instead of following it
+// (and, on a sink that allows it, a third taking the checkpoints).
 // Both digests are computed over the bytes as written; reading the slot
 // back is the installer's check (Updater does it before activation).
 #ifndef OTA_DEVICE_DOWNLOAD_DOWNLOADER_H_
@@ -169,9 +170,10 @@ class PayloadDownloader {
   //     UNAVAILABLE, REASON_DOWNLOAD_FAILED otherwise.
   //
   // `sink`, `progress` and `cancel` are not owned. While a request runs,
-  // `sink` and `on_chunk` are used from the download's own worker thread
-  // (one at a time, never concurrently with the caller). Not thread-safe:
-  // one Download at a time per object.
+  // `sink` and `on_chunk` are used from the download's own worker threads,
+  // never concurrently with the caller, and Flush() beside Write() only
+  // when the sink says it may. Not thread-safe: one Download at a time per
+  // object.
   absl::Status Download(const ota::v1::Payload& payload,
                         const std::vector<std::string>& uris,
                         BlockDevice* sink, DownloadProgress* progress,
