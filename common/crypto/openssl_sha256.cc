@@ -20,6 +20,8 @@ Sha256::Sha256() : state_(std::make_unique<State>()) {
   OTA_CHECK((EVP_DigestInit_ex(state_->ctx, EVP_sha256(), nullptr)) == 1);
 }
 
+Sha256::Sha256(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
 Sha256::~Sha256() = default;
 Sha256::Sha256(Sha256&&) noexcept = default;
 Sha256& Sha256::operator=(Sha256&&) noexcept = default;
@@ -37,6 +39,14 @@ std::string Sha256::Finish() {
   OTA_CHECK((len) == kSha256Size);
   OTA_CHECK((EVP_DigestInit_ex(state_->ctx, EVP_sha256(), nullptr)) == 1);
   return out;
+}
+
+Sha256 Sha256::Clone() const {
+  auto state = std::make_unique<State>();
+  state->ctx = EVP_MD_CTX_new();
+  OTA_CHECK(state->ctx != nullptr);
+  OTA_CHECK((EVP_MD_CTX_copy_ex(state->ctx, state_->ctx)) == 1);
+  return Sha256(std::move(state));
 }
 
 std::string Sha256Digest(absl::string_view data) {

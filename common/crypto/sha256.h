@@ -37,8 +37,14 @@ class Sha256 {
   // so it can be used again.
   std::string Finish();
 
+  // A hasher in the same state as this one (everything added so far):
+  // feeding both the same bytes gives the same digest. Costs a copy of the
+  // state, not a pass over the bytes.
+  Sha256 Clone() const;
+
  private:
   struct State;
+  explicit Sha256(std::unique_ptr<State> state);
   std::unique_ptr<State> state_;
 };
 

@@ -40,6 +40,16 @@ TEST(Sha256Test, FinishResetsForReuse) {
   EXPECT_EQ(h.Finish(), Sha256Digest(""));
 }
 
+TEST(Sha256Test, ACloneGoesOnIndependently) {
+  Sha256 h;
+  h.Update("ab");
+  Sha256 copy = h.Clone();
+  h.Update("c");
+  copy.Update("x");
+  EXPECT_EQ(h.Finish(), Sha256Digest("abc"));
+  EXPECT_EQ(copy.Finish(), Sha256Digest("abx"));
+}
+
 TEST(Sha256Test, MillionAs) {
   Sha256 h;
   std::string block(1000, 'a');

@@ -1,5 +1,7 @@
 #include "device/client/updater.h"
 
+#include <functional>
+
 #include "absl/strings/str_cat.h"
 #include "common/crypto/bytes.h"
 #include "common/crypto/sha256.h"
@@ -38,6 +40,22 @@ std::string HookMessage(const std::string& which, const HookResult& r) {
                             ? "did not answer in time"
                             : absl::StrCat("exited with status ", r.exit_status);
   return absl::StrCat(which, " hook ", verdict, r.output.empty() ? "" : ": ", r.output);
+}
+
+// Reads `device` bytes [0, size) in order through one small buffer into
+// `consume`.
+absl::Status ReadImage(const BlockDevice& device, uint64_t size,
+                       const std::function<void(absl::string_view)>& consume) {
+  std::string buf(64 << 10, '\0');
+  for (uint64_t off = 0; off < size; off += buf.size()) {
+    size_t n = std::min<uint64_t>(buf.size(), size - off);
+    if (absl::Status s = device.Read(off, buf.data(), n); !s.ok()) {
+      return common::ReasonError(absl::StatusCode::kUnavailable, ota::v1::REASON_STORAGE_ERROR,
+                                 absl::StrCat("reading the image back: ", s.message()));
+    }
+    consume(absl::string_view(buf.data(), n));
+  }
+  return absl::OkStatus();
 }
 
 ota::v1::InstalledImage ImageOf(const ota::v1::Manifest& m, const std::string& slot, bool trial) {
@@ -175,15 +193,20 @@ Outcome Updater::Run(const ota::v1::Deployment& d) {
 
 absl::Status Updater::VerifyDownload(const BlockDevice& device,
                                      const ota::v1::Payload& payload) {
+  // One pass over the image is enough when it matches; only a mismatch
+  // pays for a second one, which names the first chunk that differs.
+  common::Sha256 whole;
+  if (absl::Status s = ReadImage(device, payload.size(),
+                                 [&whole](absl::string_view data) { whole.Update(data); });
+      !s.ok()) {
+    return s;
+  }
+  if (common::ConstantTimeEquals(whole.Finish(), payload.sha256())) return absl::OkStatus();
   common::PayloadHasher hasher(payload.chunk_size());
-  std::string buf(1 << 20, '\0');
-  for (uint64_t off = 0; off < payload.size(); off += buf.size()) {
-    size_t n = std::min<uint64_t>(buf.size(), payload.size() - off);
-    if (absl::Status s = device.Read(off, buf.data(), n); !s.ok()) {
-      return common::ReasonError(absl::StatusCode::kUnavailable, ota::v1::REASON_STORAGE_ERROR,
-                                 absl::StrCat("reading the image back: ", s.message()));
-    }
-    hasher.Update(absl::string_view(buf.data(), n));
+  if (absl::Status s = ReadImage(device, payload.size(),
+                                 [&hasher](absl::string_view data) { hasher.Update(data); });
+      !s.ok()) {
+    return s;
   }
   return common::CheckPayloadDigests(payload, hasher.Finish());
 }

@@ -3,7 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -19,8 +24,12 @@ namespace {
 
 using ota::common::ReasonError;
 
-// The block in which verified bytes are read back from the sink.
-constexpr size_t kReadBlock = 64 * 1024;
+// Body bytes go from the receiving thread to the workers through a ring of
+// kRingBlocks blocks of kBlockSize bytes; it is also where a resumed prefix
+// is read back. Memory therefore does not grow with the payload or the
+// chunk size.
+constexpr size_t kBlockSize = 64 * 1024;
+constexpr int kRingBlocks = 4;
 
 // How an attempt on one URI ended, which decides what comes next.
 enum class Cause {
@@ -58,9 +67,110 @@ uint64_t ClockSeed() {
          (static_cast<uint64_t>(getpid()) << 32);
 }
 
+// A run of payload bytes in a ring block.
+struct Block {
+  uint64_t offset = 0;  // payload offset of data[0]
+  size_t size = 0;
+  const char* data = nullptr;
+};
+
+// The ring between one producer (the thread receiving the body) and
+// kConsumers consumers that each see every block, in order. A block is
+// reused once every consumer is done with it. A producer that finds the
+// ring full sleeps until half of it is free again, and a consumer that ran
+// dry until two blocks wait for it (or the ring is closed), so threads wake
+// once per few blocks rather than once per block.
+class Ring {
+ public:
+  static constexpr int kConsumers = 2;
+
+  explicit Ring(char* memory) : memory_(memory) {}
+
+  // Producer: the next free block's memory (kBlockSize bytes), waiting for
+  // the slowest consumer if every block is taken.
+  char* Acquire() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (produced_ - Slowest() == kRingBlocks) {
+      producer_waiting_ = true;
+      producer_cv_.wait(lock, [this] { return produced_ - Slowest() <= kRingBlocks / 2; });
+      producer_waiting_ = false;
+    }
+    return Slot(produced_);
+  }
+  // Producer: hands the block from Acquire, holding `size` bytes from
+  // payload `offset`, to the consumers.
+  void Publish(uint64_t offset, size_t size) {
+    std::lock_guard<std::mutex> lock(mu_);
+    Block& b = blocks_[produced_ % kRingBlocks];
+    b.offset = offset;
+    b.size = size;
+    b.data = Slot(produced_);
+    ++produced_;
+    if (consumers_waiting_ > 0 && (Ready(0) || Ready(1))) consumer_cv_.notify_all();
+  }
+  // Producer: no more blocks.
+  void Close() {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    consumer_cv_.notify_all();
+  }
+
+  // Consumer `c`: its next block, waiting for one; false once the ring is
+  // closed and every block was seen. Release() it when done.
+  bool Next(int c, Block* block) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (consumed_[c] == produced_ && !closed_) {
+      ++consumers_waiting_;
+      consumer_cv_.wait(lock, [this, c] { return Ready(c) || closed_; });
+      --consumers_waiting_;
+    }
+    if (consumed_[c] == produced_) return false;
+    *block = blocks_[consumed_[c] % kRingBlocks];
+    return true;
+  }
+  void Release(int c) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++consumed_[c];
+    if (producer_waiting_ && produced_ - Slowest() <= kRingBlocks / 2) {
+      producer_cv_.notify_one();
+    }
+  }
+
+ private:
+  int64_t Slowest() const { return std::min(consumed_[0], consumed_[1]); }
+  // Whether a consumer that ran dry has enough to wake for: two blocks
+  // (the rest comes with Close()).
+  bool Ready(int c) const { return produced_ - consumed_[c] >= 2; }
+  char* Slot(int64_t n) { return memory_ + (n % kRingBlocks) * kBlockSize; }
+
+  char* const memory_;
+  std::mutex mu_;
+  std::condition_variable producer_cv_;
+  std::condition_variable consumer_cv_;
+  Block blocks_[kRingBlocks];
+  int64_t produced_ = 0;
+  int64_t consumed_[kConsumers] = {0, 0};
+  bool closed_ = false;
+  bool producer_waiting_ = false;
+  int consumers_waiting_ = 0;
+};
+
 }  // namespace
 
 // The state of one Download call.
+//
+// Threads: Fetch runs on the caller's thread, which receives the body and
+// copies it into the ring. Behind it, for the length of one request, the
+// sink worker writes each block into the sink, checks each chunk against
+// its digest and checkpoints (so on_chunk runs on it), while the digest
+// worker feeds the whole-payload SHA-256 from the same blocks. With a sink
+// that flushes alongside writes, a third worker takes the checkpoints
+// (flush, then on_chunk), one at a time, while the sink worker writes on. The
+// whole-payload digest is taken at chunk ends (a copy of its state each
+// time) so that a chunk that fails, or a request cut in the middle of one,
+// can be taken back out without hashing the verified prefix again. Every
+// other member is touched by one thread at a time: the workers start after
+// Fetch set up the request and are joined before it looks at the outcome.
 class PayloadDownloader::Run {
  public:
   Run(const ota::v1::Payload& payload, BlockDevice* sink,
@@ -76,7 +186,8 @@ class PayloadDownloader::Run {
         cancel_(cancel),
         options_(options),
         transport_(transport),
-        buffer_(new char[kReadBlock]) {}
+        memory_(new char[kBlockSize * kRingBlocks]),
+        background_checkpoints_(sink->FlushesAlongsideWrites()) {}
 
   // Checks the payload's chunk fields, the sink's size and the progress.
   absl::Status Validate() {
@@ -139,7 +250,7 @@ class PayloadDownloader::Run {
       }
       verified_ = i + 1;
     }
-    reported_ = verified_;
+    reported_ = requested_ = verified_;
     return absl::OkStatus();
   }
 
@@ -166,15 +277,29 @@ class PayloadDownloader::Run {
     fetch.cancel = cancel_;
 
     chunk_hash_ = ota::common::Sha256();
-    uint64_t pos = offset;
+    uint64_t pos = offset;  // the next body byte's payload offset
     uint64_t skip = 0;
-    bool changed = false;
-    std::string etag;
-    Attempt failure;
+    Attempt failure;        // the receiving side's
     auto fail = [&failure](Cause cause, absl::Status status) {
       failure = Attempt{cause, std::move(status)};
       return false;
     };
+    attempt_ = AttemptSource{uri_index, recorded_etag, std::string(), false};
+    sink_failure_ = Attempt{};
+    sink_failed_ = false;
+    verified_now_ = verified_;
+    snapshots_.clear();
+    checkpoint_pending_ = checkpoint_closed_ = false;
+    checkpoint_error_ = absl::OkStatus();
+
+    Ring ring(memory_.get());
+    char* block = nullptr;  // the block being filled, from `block_offset`
+    uint64_t block_offset = 0;
+    size_t block_size = 0;
+    std::thread sink_worker([&] { SinkWorker(&ring); });
+    std::thread digest_worker([&] { DigestWorker(&ring, offset); });
+    std::thread checkpoint_worker;
+    if (background_checkpoints_) checkpoint_worker = std::thread([&] { CheckpointWorker(); });
 
     auto on_head = [&](const HttpHead& head) {
       uint64_t first = 0;
@@ -205,18 +330,23 @@ class PayloadDownloader::Run {
                                              first, "; the payload has ", size_)));
       }
       skip = offset - first;
-      etag = head.etag;
-      changed = !recorded_etag.empty() && !etag.empty() && etag != recorded_etag;
+      // The workers read these only from blocks published after this.
+      attempt_.etag = head.etag;
+      attempt_.changed =
+          !recorded_etag.empty() && !head.etag.empty() && head.etag != recorded_etag;
       return true;
     };
 
-    auto on_body = [&](absl::string_view block) {
+    auto on_body = [&](absl::string_view data) {
+      // The sink worker failed (a chunk, the sink, the caller, a cancel):
+      // nothing more is worth receiving.
+      if (sink_failed_.load(std::memory_order_relaxed)) return false;
       if (skip > 0) {
-        size_t n = static_cast<size_t>(std::min<uint64_t>(skip, block.size()));
-        block.remove_prefix(n);
+        size_t n = static_cast<size_t>(std::min<uint64_t>(skip, data.size()));
+        data.remove_prefix(n);
         skip -= n;
       }
-      while (!block.empty()) {
+      while (!data.empty()) {
         if (pos == size_) {
           return fail(Cause::kOverrun,
                       ReasonError(absl::StatusCode::kDataLoss,
@@ -224,28 +354,42 @@ class PayloadDownloader::Run {
                                   absl::StrCat("the server sent more than the payload's ",
                                                size_, " bytes")));
         }
-        const uint64_t end = ChunkEnd(verified_);
-        size_t n = static_cast<size_t>(std::min<uint64_t>(block.size(), end - pos));
-        absl::string_view part = block.substr(0, n);
-        if (absl::Status s = sink_->Write(pos, part); !s.ok()) {
-          return fail(Cause::kStop,
-                      StorageError(s, absl::StrCat("writing payload bytes at ", pos)));
+        if (block == nullptr) {
+          block = ring.Acquire();
+          block_offset = pos;
+          block_size = 0;
         }
-        chunk_hash_.Update(part);
+        size_t n = std::min<size_t>(data.size(), kBlockSize - block_size);
+        n = static_cast<size_t>(std::min<uint64_t>(n, size_ - pos));
+        std::memcpy(block + block_size, data.data(), n);
+        block_size += n;
         pos += n;
-        block.remove_prefix(n);
-        if (pos == end) {
-          Attempt a = CompleteChunk(uri_index, etag, changed, recorded_etag);
-          if (a.cause != Cause::kNone) {
-            failure = std::move(a);
-            return false;
-          }
+        data.remove_prefix(n);
+        // The payload's last byte goes at once, so the last chunk is
+        // checked before anything that may follow it.
+        if (block_size == kBlockSize || pos == size_) {
+          ring.Publish(block_offset, block_size);
+          block = nullptr;
         }
       }
       return true;
     };
 
     absl::StatusOr<HttpHead> head = transport_->Fetch(fetch, on_head, on_body);
+    if (block != nullptr && block_size > 0) ring.Publish(block_offset, block_size);
+    ring.Close();
+    sink_worker.join();
+    digest_worker.join();
+    if (checkpoint_worker.joinable()) {
+      CloseCheckpoints();
+      checkpoint_worker.join();
+    }
+    AdoptWholeDigest();
+
+    // A failed checkpoint concerns the earliest bytes, the sink worker's
+    // failure earlier ones than the receiving side's.
+    if (!checkpoint_error_.ok()) return Attempt{Cause::kStop, std::move(checkpoint_error_)};
+    if (sink_failure_.cause != Cause::kNone) return std::move(sink_failure_);
     if (failure.cause != Cause::kNone) return failure;
     if (!head.ok()) {
       switch (head.status().code()) {
@@ -268,23 +412,15 @@ class PayloadDownloader::Run {
   }
 
   // Flushes the sink and reports every chunk verified since the last report.
-  absl::Status Checkpoint() {
-    if (verified_ == reported_) return absl::OkStatus();
-    if (absl::Status s = sink_->Flush(); !s.ok()) {
-      return StorageError(s, "flushing the sink");
-    }
-    reported_ = verified_;
-    progress_->verified_chunks = verified_;
-    progress_->etag = source_etag_;
-    progress_->uri_index = source_uri_ < 0 ? 0 : source_uri_;
-    if (!on_chunk_) return absl::OkStatus();
-    return on_chunk_(*progress_, std::min(size_, ChunkStart(verified_)));
-  }
+  absl::Status Checkpoint() { return Checkpoint(Mark{verified_, source_uri_, source_etag_}); }
 
   // Ends the download with `status`, first reporting what was verified
-  // (unless the sink itself failed).
+  // (unless the sink itself or a checkpoint failed).
   absl::Status Stop(absl::Status status) {
-    if (ota::common::ReasonOf(status) == ota::v1::REASON_STORAGE_ERROR) return status;
+    if (checkpoint_failed_ ||
+        ota::common::ReasonOf(status) == ota::v1::REASON_STORAGE_ERROR) {
+      return status;
+    }
     if (absl::Status s = Checkpoint(); !s.ok()) return s;
     return status;
   }
@@ -310,16 +446,16 @@ class PayloadDownloader::Run {
   }
   uint64_t ChunkEnd(uint64_t i) const { return ChunkStart(i + 1); }
 
-  // Reads sink bytes [start, end) through the fixed buffer into the hashers
-  // given (either may be null).
+  // Reads sink bytes [start, end) through the ring's memory into the
+  // hashers given (either may be null). Only while no request runs.
   absl::Status ReadBack(uint64_t start, uint64_t end, ota::common::Sha256* a,
                         ota::common::Sha256* b) {
     for (uint64_t at = start; at < end;) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(kReadBlock, end - at));
-      if (absl::Status s = sink_->Read(at, buffer_.get(), n); !s.ok()) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(kBlockSize, end - at));
+      if (absl::Status s = sink_->Read(at, memory_.get(), n); !s.ok()) {
         return StorageError(s, absl::StrCat("reading payload bytes at ", at));
       }
-      absl::string_view data(buffer_.get(), n);
+      absl::string_view data(memory_.get(), n);
       if (a != nullptr) a->Update(data);
       if (b != nullptr) b->Update(data);
       at += n;
@@ -327,11 +463,164 @@ class PayloadDownloader::Run {
     return absl::OkStatus();
   }
 
+  // What a checkpoint records: the verified chunks and their source.
+  struct Mark {
+    uint64_t verified = 0;
+    int uri = -1;
+    std::string etag;
+  };
+
+  absl::Status Checkpoint(const Mark& mark) {
+    if (mark.verified == reported_) return absl::OkStatus();
+    if (absl::Status s = sink_->Flush(); !s.ok()) {
+      checkpoint_failed_ = true;
+      return StorageError(s, "flushing the sink");
+    }
+    reported_ = mark.verified;
+    progress_->verified_chunks = mark.verified;
+    progress_->etag = mark.etag;
+    progress_->uri_index = mark.uri < 0 ? 0 : mark.uri;
+    if (!on_chunk_) return absl::OkStatus();
+    absl::Status s = on_chunk_(*progress_, std::min(size_, ChunkStart(mark.verified)));
+    if (!s.ok()) checkpoint_failed_ = true;
+    return s;
+  }
+
+  // The sink worker's side of a due checkpoint. With a sink that flushes
+  // alongside writes, the checkpoint is handed to the checkpoint worker
+  // (waiting for the one before it to end), so the pipeline goes on while
+  // the medium catches up; otherwise it is taken here.
+  absl::Status RequestCheckpoint() {
+    Mark mark{verified_, source_uri_, source_etag_};
+    requested_ = verified_;
+    if (!background_checkpoints_) return Checkpoint(mark);
+    std::unique_lock<std::mutex> lock(checkpoint_mu_);
+    checkpoint_cv_.wait(lock, [this] { return !checkpoint_pending_ || !checkpoint_error_.ok(); });
+    if (!checkpoint_error_.ok()) return checkpoint_error_;
+    checkpoint_ = std::move(mark);
+    checkpoint_pending_ = true;
+    checkpoint_cv_.notify_all();
+    return absl::OkStatus();
+  }
+
+  // The checkpoint worker: takes each checkpoint handed to it, in order.
+  void CheckpointWorker() {
+    std::unique_lock<std::mutex> lock(checkpoint_mu_);
+    while (true) {
+      checkpoint_cv_.wait(lock, [this] { return checkpoint_pending_ || checkpoint_closed_; });
+      if (!checkpoint_pending_) return;
+      Mark mark = checkpoint_;
+      lock.unlock();
+      absl::Status s = Checkpoint(mark);
+      lock.lock();
+      checkpoint_pending_ = false;
+      if (!s.ok()) {
+        checkpoint_error_ = std::move(s);
+        sink_failed_ = true;
+        checkpoint_cv_.notify_all();
+        return;
+      }
+      checkpoint_cv_.notify_all();
+    }
+  }
+
+  void CloseCheckpoints() {
+    std::lock_guard<std::mutex> lock(checkpoint_mu_);
+    checkpoint_closed_ = true;
+    checkpoint_cv_.notify_all();
+  }
+
+  // The sink worker: every block into the sink and the chunk digest, each
+  // chunk checked at its end. After a failure it only lets blocks go by.
+  void SinkWorker(Ring* ring) {
+    Block b;
+    while (ring->Next(0, &b)) {
+      // sink_failed_ alone: a checkpoint failed.
+      if (sink_failure_.cause == Cause::kNone && !sink_failed_.load()) {
+        Attempt a = Store(b);
+        if (a.cause != Cause::kNone) {
+          sink_failure_ = std::move(a);
+          sink_failed_ = true;
+        }
+      }
+      ring->Release(0);
+    }
+  }
+
+  Attempt Store(const Block& b) {
+    absl::string_view data(b.data, b.size);
+    uint64_t pos = b.offset;
+    while (!data.empty()) {
+      // Written up to the chunk's end, then checked: no byte after a chunk
+      // that does not match reaches the sink.
+      const uint64_t end = ChunkEnd(verified_);
+      size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), end - pos));
+      absl::string_view part = data.substr(0, n);
+      if (absl::Status s = sink_->Write(pos, part); !s.ok()) {
+        return Attempt{Cause::kStop,
+                       StorageError(s, absl::StrCat("writing payload bytes at ", pos))};
+      }
+      chunk_hash_.Update(part);
+      pos += n;
+      data.remove_prefix(n);
+      if (pos == end) {
+        Attempt a = CompleteChunk();
+        if (a.cause != Cause::kNone) return a;
+      }
+    }
+    return Attempt{};
+  }
+
+  // The digest worker: every block into a copy of the whole-payload digest
+  // (which covers [0, first)), with a copy of its state kept at each chunk
+  // end the sink worker may still verify.
+  void DigestWorker(Ring* ring, uint64_t first) {
+    ota::common::Sha256 running = whole_.Clone();
+    uint64_t pos = first;
+    uint64_t chunk = first / std::max<uint64_t>(chunk_size_, 1);
+    Block b;
+    while (ring->Next(1, &b)) {
+      absl::string_view data(b.data, b.size);
+      while (!data.empty()) {
+        const uint64_t end = ChunkEnd(chunk);
+        size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), end - pos));
+        running.Update(data.substr(0, n));
+        pos += n;
+        data.remove_prefix(n);
+        if (pos == end) {
+          ++chunk;
+          const uint64_t verified = verified_now_.load(std::memory_order_acquire);
+          std::lock_guard<std::mutex> lock(snapshots_mu_);
+          // Chunk ends before the last verified one can no longer be needed.
+          while (!snapshots_.empty() && snapshots_.front().first < verified) {
+            snapshots_.pop_front();
+          }
+          snapshots_.emplace_back(chunk, running.Clone());
+        }
+      }
+      ring->Release(1);
+    }
+  }
+
+  // After a request: the whole-payload digest as of the last verified
+  // chunk's end.
+  void AdoptWholeDigest() {
+    for (auto& [chunk, digest] : snapshots_) {
+      if (chunk == verified_) {
+        whole_ = std::move(digest);
+        break;
+      }
+    }
+    snapshots_.clear();
+  }
+
   // The current chunk has all its bytes: check it, and on a match count it,
   // add it to the whole-payload digest and checkpoint when due.
-  Attempt CompleteChunk(int uri_index, const std::string& etag, bool changed,
-                        const std::string& recorded_etag) {
+  Attempt CompleteChunk() {
     const uint64_t i = verified_;
+    const std::string& etag = attempt_.etag;
+    const std::string& recorded_etag = attempt_.recorded_etag;
+    const bool changed = attempt_.changed;
     if (chunk_hash_.Finish() != payload_.chunk_sha256(static_cast<int>(i))) {
       std::string message =
           absl::StrCat("chunk ", i, " (bytes ", ChunkStart(i), "-", ChunkEnd(i) - 1,
@@ -348,16 +637,13 @@ class PayloadDownloader::Run {
                      ReasonError(absl::StatusCode::kDataLoss,
                                  ota::v1::REASON_CHUNK_DIGEST_MISMATCH, message)};
     }
-    if (absl::Status s = ReadBack(ChunkStart(i), ChunkEnd(i), nullptr, &whole_);
-        !s.ok()) {
-      return Attempt{Cause::kStop, s};
-    }
     verified_ = i + 1;
-    source_uri_ = uri_index;
+    verified_now_.store(verified_, std::memory_order_release);
+    source_uri_ = attempt_.uri_index;
     source_etag_ = etag;
-    const uint64_t since = ChunkStart(verified_) - ChunkStart(reported_);
+    const uint64_t since = ChunkStart(verified_) - ChunkStart(requested_);
     if (done() || since >= std::max<uint64_t>(1, options_.checkpoint_bytes)) {
-      if (absl::Status s = Checkpoint(); !s.ok()) return Attempt{Cause::kStop, s};
+      if (absl::Status s = RequestCheckpoint(); !s.ok()) return Attempt{Cause::kStop, s};
     }
     if (cancelled()) {
       return Attempt{Cause::kStop, absl::CancelledError("download cancelled")};
@@ -374,15 +660,42 @@ class PayloadDownloader::Run {
   const std::atomic<bool>* const cancel_;
   const DownloadOptions& options_;
   HttpTransport* const transport_;
-  const std::unique_ptr<char[]> buffer_;
+  // The ring's blocks.
+  const std::unique_ptr<char[]> memory_;
 
   uint64_t chunk_count_ = 0;
   uint64_t verified_ = 0;    // chunks checked, in the sink, maybe not flushed
   uint64_t reported_ = 0;    // chunks flushed and reported to the caller
+  uint64_t requested_ = 0;   // chunks of the last checkpoint asked for
+  bool checkpoint_failed_ = false;  // a flush or on_chunk failed: no more
   int source_uri_ = -1;      // the URI and ETag the verified bytes came from
   std::string source_etag_;
   ota::common::Sha256 whole_;       // over sink bytes [0, ChunkStart(verified_))
   ota::common::Sha256 chunk_hash_;  // over the current chunk's bytes so far
+
+  // Where the current request's bytes come from.
+  struct AttemptSource {
+    int uri_index = 0;
+    std::string recorded_etag;  // the ETag recorded for this URI, if any
+    std::string etag;           // the response's
+    bool changed = false;       // both known and different
+  };
+  AttemptSource attempt_;
+  Attempt sink_failure_;                  // the sink worker's, this request
+  std::atomic<bool> sink_failed_{false};  // sink_failure_ is set
+  std::atomic<uint64_t> verified_now_{0}; // verified_, for the digest worker
+  // Whole-payload digests at chunk ends: (chunks before, state).
+  std::mutex snapshots_mu_;
+  std::deque<std::pair<uint64_t, ota::common::Sha256>> snapshots_;
+
+  // Checkpoints taken off the sink worker (see RequestCheckpoint).
+  const bool background_checkpoints_;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  Mark checkpoint_;                  // the one handed over
+  bool checkpoint_pending_ = false;  // ... and not taken yet
+  bool checkpoint_closed_ = false;   // no more this request
+  absl::Status checkpoint_error_;    // the first that failed, this request
 };
 
 PayloadDownloader::PayloadDownloader(HttpTransport* transport, Sleeper* sleeper,

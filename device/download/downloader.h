@@ -16,10 +16,14 @@
 // bad mirror is therefore caught after one chunk, and bytes from two
 // versions of an object can never be reported as verified together.
 //
-// Memory does not depend on the payload or chunk size: bytes go straight
-// from the transport's receive buffer into the sink, and the whole-payload
-// digest is fed by reading each verified chunk back from the sink through
-// one fixed buffer (so it also covers what the sink really holds).
+// Memory does not depend on the payload or chunk size: body bytes pass
+// through a fixed ring of a few blocks (256 KiB in all) from the thread
+// that receives them to two workers, one writing them into the sink and
+// checking each chunk, one feeding the whole-payload SHA-256, so the two
+// digests and the writes overlap the transfer instead of following it
+// (and, on a sink that allows it, a third taking the checkpoints).
+// Both digests are computed over the bytes as written; reading the slot
+// back is the installer's check (Updater does it before activation).
 #ifndef OTA_DEVICE_DOWNLOAD_DOWNLOADER_H_
 #define OTA_DEVICE_DOWNLOAD_DOWNLOADER_H_
 
@@ -77,12 +81,17 @@ struct DownloadOptions {
   // trades more re-fetching after a power cut for fewer flushes (each one
   // an fdatasync on a FileBlockDevice, and a journal write for the caller).
   // Within one Download call an interruption never re-fetches more than one
-  // chunk whatever this is.
+  // chunk whatever this is. When the sink flushes alongside writes
+  // (BlockDevice::FlushesAlongsideWrites, a FileBlockDevice does), a
+  // checkpoint runs while the next bytes are written; the one after it
+  // waits for it, so every checkpoint is still taken, in order.
   uint64_t checkpoint_bytes = 0;
 };
 
 // Called after a checkpoint (see DownloadOptions::checkpoint_bytes; by
-// default after every verified chunk), once the sink was flushed:
+// default after every verified chunk), once the sink was flushed, on one of
+// the download's worker threads (never two calls at once, in order, and
+// never while the Download caller's code runs elsewhere):
 // `progress` is what the caller persists, `bytes_done` the verified bytes
 // (verified_chunks * chunk_size, capped at the payload size). A non-OK
 // status stops the download and is returned as is.
@@ -137,10 +146,10 @@ class PayloadDownloader {
   // `progress` is updated at each checkpoint, just before `on_chunk` is
   // called; on return it is what was last reported (a download that stops
   // between checkpoints reports what was verified first, unless the sink
-  // failed).
+  // or the checkpoint itself failed).
   //
-  // Returns OK once every chunk matched and the bytes read back from the
-  // sink match payload.sha256. Otherwise:
+  // Returns OK once every chunk matched and the bytes written match
+  // payload.sha256. Otherwise:
   //   INVALID_ARGUMENT, REASON_INVALID_FIELD: the payload's chunk fields are
   //     inconsistent (chunk_size 0, wrong digest count or length), or no
   //     URI is given while bytes remain to fetch;
@@ -160,8 +169,11 @@ class PayloadDownloader {
   //       error was the low-speed limit or the total timeout;
   //     UNAVAILABLE, REASON_DOWNLOAD_FAILED otherwise.
   //
-  // `sink`, `progress` and `cancel` are not owned. Not thread-safe: one
-  // Download at a time per object.
+  // `sink`, `progress` and `cancel` are not owned. While a request runs,
+  // `sink` and `on_chunk` are used from the download's own worker threads,
+  // never concurrently with the caller, and Flush() beside Write() only
+  // when the sink says it may. Not thread-safe: one Download at a time per
+  // object.
   absl::Status Download(const ota::v1::Payload& payload,
                         const std::vector<std::string>& uris,
                         BlockDevice* sink, DownloadProgress* progress,

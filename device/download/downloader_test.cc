@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/manifest/payload_digest.h"
@@ -82,6 +83,37 @@ class CountingBlockDevice : public BlockDevice {
   FakeBlockDevice* const device_;
   uint64_t written_ = 0;
   uint64_t end_ = 0;
+  int flushes_ = 0;
+};
+
+// A thread-safe BlockDevice in front of a FakeBlockDevice that lets the
+// downloader flush alongside writes, as a FileBlockDevice does; its
+// `fail_flush`-th flush (1-based) fails.
+class ConcurrentBlockDevice : public BlockDevice {
+ public:
+  explicit ConcurrentBlockDevice(FakeBlockDevice* device, int fail_flush = 0)
+      : device_(device), fail_flush_(fail_flush) {}
+
+  absl::StatusOr<uint64_t> Size() const override { return device_->Size(); }
+  absl::Status Read(uint64_t offset, char* buf, size_t len) const override {
+    absl::MutexLock lock(&mu_);
+    return device_->Read(offset, buf, len);
+  }
+  absl::Status Write(uint64_t offset, absl::string_view data) override {
+    absl::MutexLock lock(&mu_);
+    return device_->Write(offset, data);
+  }
+  absl::Status Flush() override {
+    absl::MutexLock lock(&mu_);
+    if (++flushes_ == fail_flush_) return absl::InternalError("flush failed");
+    return device_->Flush();
+  }
+  bool FlushesAlongsideWrites() const override { return true; }
+
+ private:
+  FakeBlockDevice* const device_;
+  const int fail_flush_;
+  mutable absl::Mutex mu_;
   int flushes_ = 0;
 };
 
@@ -231,6 +263,46 @@ TEST_F(DownloaderTest, ResumesAfterCutsAt100RandomPoints) {
   // Every byte once, plus less than a chunk per cut.
   EXPECT_LT(servers_[0]->body_bytes_sent(), content_.size() + 100 * kChunk);
   EXPECT_THAT(sleeper_.sleeps(), IsEmpty());
+}
+
+// Chunks several ring blocks long and no multiple of them: a request cut
+// inside a chunk, then a chunk that does not match, are both taken back out
+// of the whole-payload digest within one call, which still ends matching.
+TEST_F(DownloaderTest, ChunksLongerThanTheRingAreTakenBackWhole) {
+  constexpr uint32_t kBigChunk = 300 * 1024 + 7;
+  content_ = RandomBytes(5 * kBigChunk + 1234, 99);
+  ota::common::PayloadHasher hasher(kBigChunk);
+  hasher.Update(content_);
+  ota::common::SetPayloadDigests(hasher.Finish(), &payload_);
+  for (int i = 0; i < 2; ++i) {
+    auto server = FaultServer::Start(absl::StrCat("/payloads/m", i), content_);
+    ASSERT_TRUE(server.ok()) << server.status();
+    uris_.push_back((*server)->url());
+    servers_.push_back(std::move(*server));
+  }
+  sink_ = std::make_unique<FakeBlockDevice>(content_.size(), kFill);
+  auto transport = CurlTransport::Create();
+  ASSERT_TRUE(transport.ok()) << transport.status();
+  transport_ = std::move(*transport);
+  FaultServer::Faults faults;
+  faults.cut_after_body_bytes = 2 * kBigChunk + 100000;
+  faults.cut_responses = 1;
+  faults.poison_chunk = 3;
+  faults.chunk_size = kBigChunk;
+  servers_[0]->SetFaults(faults);
+
+  DownloadOptions options = Options();
+  options.attempts_per_uri = 3;
+  PayloadDownloader downloader(transport_.get(), &sleeper_, options);
+  ASSERT_OK(Download(downloader));
+  EXPECT_EQ(Image(), content_);
+  // Cut in chunk 2; again from chunk 2, which matched, and chunk 3 did not;
+  // the second mirror from chunk 3.
+  ASSERT_EQ(servers_[0]->requests(), 2);
+  EXPECT_EQ(servers_[0]->served()[1].first, 2 * kBigChunk);
+  ASSERT_EQ(servers_[1]->requests(), 1);
+  EXPECT_EQ(servers_[1]->served()[0].first, 3 * kBigChunk);
+  EXPECT_EQ(journal_.verified_chunks, 6u);
 }
 
 TEST_F(DownloaderTest, APoisonedMirrorIsLeftAfterOneChunk) {
@@ -615,6 +687,55 @@ TEST_F(DownloaderTest, CheckpointsAtTheConfiguredInterval) {
   EXPECT_THAT(reports_, ElementsAre(4 * kChunk, 8 * kChunk, content_.size()));
   EXPECT_EQ(sink.flushes(), 3);
   EXPECT_EQ(servers_[0]->served()[1].first, 6 * kChunk);
+}
+
+TEST_F(DownloaderTest, CheckpointsAlongsideWritesAreTheSameCheckpoints) {
+  Serve(10, 1, 1);
+  FaultServer::Faults faults;
+  faults.cut_after_body_bytes = 6 * kChunk + 5;
+  faults.cut_responses = 1;
+  servers_[0]->SetFaults(faults);
+  DownloadOptions options = Options();
+  options.checkpoint_bytes = 4 * kChunk;
+  options.attempts_per_uri = 2;
+  PayloadDownloader downloader(transport_.get(), &sleeper_, options);
+  ConcurrentBlockDevice sink(sink_.get());
+  ASSERT_OK(Download(downloader, &sink));
+  EXPECT_EQ(Image(), content_);
+  EXPECT_THAT(reports_, ElementsAre(4 * kChunk, 8 * kChunk, content_.size()));
+  EXPECT_EQ(journal_.verified_chunks, 11u);
+  sink_->LosePower();
+  EXPECT_EQ(DurableImage(), content_);
+}
+
+TEST_F(DownloaderTest, EveryChunkCheckpointedAlongsideWrites) {
+  Serve(40, 0, 1);
+  PayloadDownloader downloader(transport_.get(), &sleeper_, Options());
+  ConcurrentBlockDevice sink(sink_.get());
+  ASSERT_OK(Download(downloader, &sink));
+  ASSERT_EQ(reports_.size(), 40u);
+  for (size_t i = 0; i < reports_.size(); ++i) EXPECT_EQ(reports_[i], (i + 1) * kChunk);
+}
+
+TEST_F(DownloaderTest, AFlushFailingAlongsideWritesStopsTheDownload) {
+  Serve(40, 0, 2);
+  PayloadDownloader downloader(transport_.get(), &sleeper_, Options());
+  ConcurrentBlockDevice sink(sink_.get(), /*fail_flush=*/3);
+  absl::Status status = Download(downloader, &sink);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInternal, HasSubstr("flush failed")));
+  EXPECT_EQ(ReasonOf(status), ota::v1::REASON_STORAGE_ERROR);
+  EXPECT_THAT(reports_, ElementsAre(kChunk, 2 * kChunk));
+  EXPECT_EQ(servers_[1]->requests(), 0);
+}
+
+TEST_F(DownloaderTest, TheCallersErrorAlongsideWritesStopsTheDownload) {
+  Serve(40, 0, 1);
+  on_chunk_status_ = absl::InternalError("journal full");
+  PayloadDownloader downloader(transport_.get(), &sleeper_, Options());
+  ConcurrentBlockDevice sink(sink_.get());
+  EXPECT_THAT(Download(downloader, &sink), StatusIs(absl::StatusCode::kInternal, "journal full"));
+  EXPECT_EQ(reports_.size(), 1u);
+  EXPECT_EQ(servers_[0]->requests(), 1);
 }
 
 TEST_F(DownloaderTest, StoppingBetweenCheckpointsReportsWhatWasVerified) {

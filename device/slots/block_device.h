@@ -47,6 +47,11 @@ class BlockDevice {
   // Makes every earlier successful Write durable: after it returns OK, a
   // power loss no longer loses them.
   virtual absl::Status Flush() = 0;
+
+  // Whether Flush() may run on one thread while Write() runs on another
+  // (a Flush then covers at least every Write that returned before it
+  // began). False unless an implementation says otherwise.
+  virtual bool FlushesAlongsideWrites() const { return false; }
 };
 
 // For implementations: OK when [offset, offset + len) lies within a device

@@ -20,6 +20,9 @@ namespace {
 // Linux's character-device major number for /dev/mtdN.
 constexpr unsigned kMtdCharMajor = 90;
 
+// How many contiguous written bytes make writeback start.
+constexpr uint64_t kWritebackBatch = 2 << 20;
+
 absl::Status Errno(absl::string_view what, const std::string& path, int err) {
   std::string msg =
       absl::StrCat("cannot ", what, " ", path, ": ", strerror(err));
@@ -92,7 +95,16 @@ absl::StatusOr<std::unique_ptr<FileBlockDevice>> FileBlockDevice::Create(
     }
     return Errno("create", path, errno);
   }
-  if (ftruncate(fd, static_cast<off_t>(size)) != 0 || fsync(fd) != 0) {
+  // Reserved blocks: writing the image later allocates nothing and cannot
+  // run out of space halfway. A file system without fallocate gets a
+  // sparse file.
+  bool reserved = size == 0 || fallocate(fd, 0, 0, static_cast<off_t>(size)) == 0;
+  if (!reserved && errno == ENOSPC) {
+    close(fd);
+    unlink(path.c_str());
+    return Errno("reserve space for", path, ENOSPC);
+  }
+  if ((!reserved && ftruncate(fd, static_cast<off_t>(size)) != 0) || fsync(fd) != 0) {
     int err = errno;
     close(fd);
     unlink(path.c_str());
@@ -154,7 +166,26 @@ absl::Status FileBlockDevice::Write(uint64_t offset, absl::string_view data) {
     }
     done += static_cast<size_t>(n);
   }
+  if (offset != dirty_end_) {
+    StartWriteback();
+    dirty_begin_ = offset;
+  }
+  dirty_end_ = offset + data.size();
+  if (dirty_end_ - dirty_begin_ >= kWritebackBatch) StartWriteback();
   return absl::OkStatus();
+}
+
+void FileBlockDevice::StartWriteback() {
+  if (writeback_hints_ && dirty_end_ > dirty_begin_) {
+    // Only a hint: an error here shows again at the next fdatasync.
+    if (sync_file_range(fd_, static_cast<off_t>(dirty_begin_),
+                        static_cast<off_t>(dirty_end_ - dirty_begin_),
+                        SYNC_FILE_RANGE_WRITE) != 0 &&
+        (errno == ESPIPE || errno == EINVAL || errno == ENOSYS)) {
+      writeback_hints_ = false;
+    }
+  }
+  dirty_begin_ = dirty_end_;
 }
 
 absl::Status FileBlockDevice::Flush() {
