@@ -5,7 +5,7 @@
 // of filter.h: ToString's text must parse to the same filter (same text,
 // SQL and matches) and stay within kMaxFilterLength; ToSql must number its
 // placeholders in order, one per parameter, and write no literal into the
-// SQL text.
+// SQL text; "not (...)" around it must match exactly the other devices.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -97,6 +97,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const FilterableDevice& device : *devices) {
     Require(filter->Matches(device) == again->Matches(device),
             "the reparsed filter matches differently", text);
+  }
+
+  // The negation matches exactly the other devices (when it still fits the
+  // limits).
+  if (normal.empty()) return 0;
+  absl::StatusOr<DeviceFilter> negated =
+      DeviceFilter::Parse(absl::StrCat("not (", normal, ")"));
+  if (negated.ok()) {
+    for (const FilterableDevice& device : *devices) {
+      Require(negated->Matches(device) != filter->Matches(device),
+              "the negation matches the same device", text);
+    }
   }
   return 0;
 }

@@ -4,7 +4,9 @@
 //
 // Input: the template, a newline, then the path. Aborts when a parsed
 // template does not match a path made by filling in its variables and
-// wildcards, or when a match binds other fields than the template names.
+// wildcards (with the input's path, percent-encoded), when a variable
+// `{field}` so filled does not bind that value decoded, or when a match
+// binds other fields than the template names.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -28,16 +30,34 @@ using ota::server::gateway::PathBinding;
 using ota::server::gateway::PathTemplate;
 using ota::server::gateway::PercentDecode;
 
-// One segment of a path that the template segment `s` matches.
-std::string Fill(absl::string_view s) {
-  if (s == "*") return "v";
-  if (s == "**") return "v/w";
+// One segment of a path that the template segment `s` matches; `value`
+// (percent-encoded) stands for "*".
+std::string Fill(absl::string_view s, absl::string_view value) {
+  if (s == "*") return std::string(value);
+  if (s == "**") return absl::StrCat(value, "/w");
   return std::string(s);
 }
 
-// A path that `t` must match: each variable and wildcard filled in, each
-// literal as written (Match decodes both sides alike), the verb kept.
-std::string MatchingPath(const PathTemplate& t) {
+// Every byte as %XX, so that any value survives as one segment.
+std::string PercentEncode(absl::string_view raw) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : raw) {
+    out += '%';
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+// A path that `t` must match: each variable and wildcard filled in with
+// `value`, each literal as written (Match decodes both sides alike), the
+// verb kept. `expected` receives, per variable in order, the value a
+// single-segment variable `{field}` must bind, or nothing for the others.
+std::string MatchingPath(const PathTemplate& t, absl::string_view value,
+                         std::vector<std::optional<std::string>>* expected) {
+  const std::string encoded = value.empty() ? "v" : PercentEncode(value);
+  const std::string decoded = value.empty() ? "v" : std::string(value);
   absl::string_view body = t.text();
   if (!t.verb().empty()) body.remove_suffix(t.verb().size() + 1);
   body.remove_prefix(1);  // the leading '/'
@@ -51,16 +71,18 @@ std::string MatchingPath(const PathTemplate& t) {
         absl::string_view inner = piece.substr(1, piece.size() - 2);
         size_t eq = inner.find('=');
         if (eq == absl::string_view::npos) {
-          pieces.push_back("v");
+          pieces.push_back(encoded);
+          expected->push_back(decoded);
         } else {
+          expected->push_back(std::nullopt);
           std::vector<std::string> parts;
           for (absl::string_view s : absl::StrSplit(inner.substr(eq + 1), '/')) {
-            parts.push_back(Fill(s));
+            parts.push_back(Fill(s, encoded));
           }
           pieces.push_back(absl::StrJoin(parts, "/"));
         }
       } else {
-        pieces.push_back(Fill(piece));
+        pieces.push_back(Fill(piece, encoded));
       }
       start = i + 1;
     } else if (body[i] == '{') {
@@ -119,10 +141,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::optional<std::vector<PathBinding>> m = t->Match(path);
   if (m) CheckBindings(*t, *m, path);
 
-  const std::string filled = MatchingPath(*t);
+  std::vector<std::optional<std::string>> expected;
+  const std::string filled = MatchingPath(*t, path.substr(0, 64), &expected);
   std::optional<std::vector<PathBinding>> own = t->Match(filled);
   Require(own.has_value(), "the template does not match its own filled path",
           absl::StrCat(text, "\n", filled));
   CheckBindings(*t, *own, filled);
+  Require(expected.size() == own->size(), "variables counted differently",
+          absl::StrCat(text, "\n", filled));
+  for (size_t i = 0; i < expected.size(); ++i) {
+    if (!expected[i]) continue;
+    Require((*own)[i].value == *expected[i],
+            "a variable does not bind the value it was given",
+            absl::StrCat(text, "\n", filled, "\n", (*own)[i].value));
+  }
   return 0;
 }
