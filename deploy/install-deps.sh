@@ -12,6 +12,8 @@ packages=(
   libmicrohttpd-dev libcurl4-openssl-dev prometheus-cpp-dev libzstd-dev
   # tests and benchmarks (chromium: the web page's browser test)
   libgtest-dev libgmock-dev libbenchmark-dev openssl curl chromium
+  # fuzz targets (test/fuzz/): clang with libFuzzer and the sanitizers
+  clang-14 libclang-rt-14-dev make
   # U-Boot in QEMU for test/uboot/ (the boot script run for real)
   u-boot-qemu qemu-system-arm u-boot-tools
   # run

@@ -47,7 +47,10 @@ absl::Status ValidatePayload(const ota::v1::Payload& p) {
                     absl::StrCat(p.chunk_size(), " is outside ", kMinChunkSize,
                                  "..", kMaxChunkSize));
   }
-  uint64_t want_chunks = (p.size() + p.chunk_size() - 1) / p.chunk_size();
+  // Rounded up without adding first: size + chunk_size - 1 wraps for sizes
+  // near 2^64, which would make an empty chunk list look complete.
+  uint64_t want_chunks =
+      p.size() / p.chunk_size() + (p.size() % p.chunk_size() != 0 ? 1 : 0);
   if (static_cast<uint64_t>(p.chunk_sha256_size()) != want_chunks) {
     return BadField("payload.chunk_sha256",
                     absl::StrCat("has ", p.chunk_sha256_size(),

@@ -1,4 +1,5 @@
 // Sign, parse, verify and policy, one test per rejection reason.
+#include <cstdint>
 #include <string>
 
 #include "common/crypto/ecdsa.h"
@@ -275,6 +276,21 @@ TEST_F(ManifestTest, FieldValidationNamesTheField) {
     EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument, c.message));
     EXPECT_EQ(ReasonOf(s), ota::v1::REASON_INVALID_FIELD) << c.message;
   }
+}
+
+TEST_F(ManifestTest, ChunkCountOfAHugeSizeDoesNotWrap) {
+  // size + chunk_size - 1 wrapped, so a payload of 2^64 - 1 bytes with no
+  // chunk digests at all was accepted (the manifest_body fuzz target's
+  // invariant; test/fuzz/corpus/manifest_body/chunk_count_wraps).
+  Manifest m = Valid();
+  m.mutable_payload()->set_size(UINT64_MAX);
+  m.mutable_payload()->set_chunk_size(4096);
+  m.mutable_payload()->clear_chunk_sha256();
+  absl::Status s = ValidateManifestFields(m);
+  EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument,
+                          "field payload.chunk_sha256: has 0 entries, size and "
+                          "chunk_size need 4503599627370496"));
+  EXPECT_EQ(ReasonOf(s), ota::v1::REASON_INVALID_FIELD);
 }
 
 // Policy: one test per reason, each against an otherwise valid manifest.

@@ -1,4 +1,5 @@
 // BootFlags: the two-copy write protocol and the update client's helpers.
+#include <cstdint>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -150,6 +151,54 @@ TEST_F(BootFlagsTest, EqualCountersLoadCopyZero) {
   EXPECT_EQ(Loaded().active_slot, Slot::kA);
   ASSERT_OK(flags_.Write(BootHeader{}).status());
   EXPECT_EQ(Copy(1)->counter, 4u);
+}
+
+TEST_F(BootFlagsTest, ACounterAtItsLargestValueStartsAgainFromOne) {
+  // Found by test/fuzz:boot_header: with the newest counter at 2^64 - 1 the
+  // next counter wrapped to 0, so every later write (a trial attempt
+  // counted by the bootloader, a fallback) lost to the old copy.
+  BootHeader stuck, older;
+  stuck.counter = UINT64_MAX;
+  older.counter = 3;
+  PutCopy(0, stuck);
+  PutCopy(1, older);
+  BootHeader next;
+  next.active_slot = Slot::kB;
+  ASSERT_OK_AND_ASSIGN(uint64_t counter, flags_.Write(next));
+  EXPECT_EQ(counter, 2u);
+  EXPECT_EQ(Copy(1)->counter, 1u);
+  EXPECT_EQ(Copy(0)->counter, 2u);
+  device_.LosePower();
+  EXPECT_EQ(Loaded().active_slot, Slot::kB);
+  ASSERT_OK_AND_ASSIGN(counter, flags_.Write(BootHeader{}));
+  EXPECT_EQ(counter, 3u);
+  EXPECT_EQ(Loaded().active_slot, Slot::kA);
+}
+
+TEST(BootFlagsPowerCutTest, StartingTheCounterAgainLeavesOldOrNew) {
+  // Starting again is two writes and two flushes; a cut at any of them,
+  // tearing the write it hits, leaves the old header or the new one.
+  for (int64_t k = 1; k <= 4; ++k) {
+    for (uint64_t seed = 0; seed < 8; ++seed) {
+      FakeBlockDevice device(kBootFlagsSize, '\xff');
+      BootHeader stuck;
+      stuck.counter = UINT64_MAX;
+      device.WriteDurably(kBootHeaderCopyOffsets[0], *EncodeBootHeader(stuck));
+      BootHeader next;
+      next.active_slot = Slot::kB;
+      PowerCut cut({/*after_operations=*/k, /*tear_last_write=*/true, seed});
+      FaultyBlockDevice faulty(&device, &cut);
+      (void)BootFlags(&faulty).Write(next);
+      absl::StatusOr<BootHeader> loaded = BootFlags(&device).Load();
+      ASSERT_TRUE(loaded.ok()) << "cut " << k << ": " << loaded.status();
+      if (loaded->active_slot == Slot::kA) {
+        EXPECT_EQ(loaded->counter, UINT64_MAX) << "cut " << k;
+      } else {
+        EXPECT_LE(loaded->counter, 2u) << "cut " << k;
+      }
+      if (k == 4) EXPECT_EQ(loaded->active_slot, Slot::kB);
+    }
+  }
 }
 
 TEST_F(BootFlagsTest, AHeaderThatCannotBeEncodedWritesNothing) {

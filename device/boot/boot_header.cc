@@ -215,12 +215,30 @@ absl::StatusOr<uint64_t> BootFlags::Write(const BootHeader& header) {
   }
   absl::StatusOr<std::string> bytes = EncodeBootHeader(next);
   if (!bytes.ok()) return bytes.status();
-  if (absl::Status s = device_->Write(kBootHeaderCopyOffsets[target], *bytes);
+  if (next.counter == 0) {
+    // The newest copy's counter is at its largest value (only a broken
+    // writer gets there): no copy could ever outrank it, and every later
+    // write, trial attempts included, would be lost. Count again from 1:
+    // the other copy first, while the newest still rules, so that a power
+    // cut leaves the old header; then the newest copy itself, with 2 (torn,
+    // it leaves the new header in the other copy).
+    next.counter = 1;
+    bytes = EncodeBootHeader(next);
+    if (absl::Status s = WriteCopy(target, *bytes); !s.ok()) return s;
+    target = copies->newest;
+    next.counter = 2;
+    bytes = EncodeBootHeader(next);
+  }
+  if (absl::Status s = WriteCopy(target, *bytes); !s.ok()) return s;
+  return next.counter;
+}
+
+absl::Status BootFlags::WriteCopy(int copy, absl::string_view bytes) {
+  if (absl::Status s = device_->Write(kBootHeaderCopyOffsets[copy], bytes);
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = device_->Flush(); !s.ok()) return s;
-  return next.counter;
+  return device_->Flush();
 }
 
 absl::Status BootFlags::WriteFactoryHeader(Slot slot, uint64_t image_size,

@@ -56,7 +56,10 @@
 // the newest copy untouched and the other one old or torn (bad CRC), so the
 // next reader sees the old header; after the flush it sees the new one.
 // There is no third outcome. With no valid copy at all (a blank area), the
-// header goes to copy 0 with counter 1.
+// header goes to copy 0 with counter 1. A newest counter of 2^64 - 1 (which
+// only a broken writer reaches) has no successor: the header then goes to
+// the other copy with counter 1, is flushed, and goes over the newest copy
+// with counter 2, which keeps the same two outcomes.
 //
 // ## Booting (Boot)
 //
@@ -194,7 +197,9 @@ class BootFlags {
 
   // Writes `header` with counter = newest valid counter + 1 (1 when there
   // is none) over the copy that is not the newest valid one, then flushes.
-  // Returns the counter written. `header.counter` is ignored.
+  // Returns the counter written. `header.counter` is ignored. When the
+  // newest counter is already 2^64 - 1, the header goes to both copies,
+  // counter 1 over the other copy and then 2 over the newest, each flushed.
   // INVALID_ARGUMENT from EncodeBootHeader; the device's error when a
   // read, write or flush fails.
   absl::StatusOr<uint64_t> Write(const BootHeader& header);
@@ -229,6 +234,8 @@ class BootFlags {
  private:
   struct Copies;
   absl::StatusOr<Copies> ReadCopies() const;
+  // Writes `bytes` over copy `copy` (0 or 1), then flushes.
+  absl::Status WriteCopy(int copy, absl::string_view bytes);
 
   BlockDevice* const device_;
 };

@@ -1,5 +1,6 @@
 // Boot(): what the bootloader decides, trial attempts counting down, and
 // every fallback.
+#include <cstdint>
 #include <string>
 
 #include "common/crypto/sha256.h"
@@ -106,6 +107,20 @@ TEST_F(BootTest, TrialAttemptsCountDownThenFallBack) {
   EXPECT_EQ(Loaded().counter, counter);
   EXPECT_THAT(flags_.Commit(), StatusIs(absl::StatusCode::kFailedPrecondition,
                                         HasSubstr("no trial to commit")));
+}
+
+TEST_F(BootTest, TrialAttemptsCountWithTheCounterAtItsLargestValue) {
+  // Found by test/fuzz:boot_header: from a header whose counter was
+  // 2^64 - 1 no write took effect, so a failing trial image was booted
+  // again and again as "attempt 1" and never fell back.
+  InstallB(2);
+  BootHeader header = Loaded();
+  header.counter = UINT64_MAX;
+  bootflags_.WriteDurably(kBootHeaderCopyOffsets[0], *EncodeBootHeader(header));
+  ExpectBoot(Slot::kB, "trial attempt 1 of 2");
+  EXPECT_EQ(Loaded().attempts_left, 1);
+  ExpectBoot(Slot::kB, "trial attempt 2 of 2");
+  ExpectBoot(Slot::kA, "fallback: attempts exhausted on b");
 }
 
 TEST_F(BootTest, OneAttemptMeansOneTrialBoot) {
