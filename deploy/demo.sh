@@ -216,8 +216,13 @@ for d in "$work"/fleet/*; do
   [[ "$version" == "1.0.0" ]] && rolled_back=$((rolled_back + 1))
 done
 state="$("$otactl" campaign get "$campaign_id" --json | sed -n 's/.*"state": "CAMPAIGN_STATE_\(.*\)".*/\1/p')"
+deployments="$("$otactl" campaign deployments "$campaign_id")"
+succeeded="$(grep -c " SUCCEEDED" <<<"$deployments" || true)"
+failed="$(grep -c " FAILED" <<<"$deployments" || true)"
+rolled="$(grep -c " ROLLED_BACK" <<<"$deployments" || true)"
 echo
 echo "== summary: campaign $state; $updated of $devices devices run 2.0.0, $rolled_back still run 1.0.0"
+echo "   deployments: $succeeded updated, $failed failed, $rolled rolled back"
 cat <<MSG
 
 Where to look next (otad stops when this script ends; --keep leaves it running):

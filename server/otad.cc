@@ -262,9 +262,11 @@ int Serve() {
     }
     hub.Wake(ids);
   };
+  prometheus::Registry metrics;
   ServiceDeps deps{db->get(), blobs->get(), &common::RealClock(), options, &hub, wake_engine};
   deps.campaign_changed = wake_campaign_devices;
   deps.replica_id = replica_id;
+  deps.metrics = &metrics;
   // Who may call what.
   const bool insecure = absl::GetFlag(FLAGS_insecure);
   if (insecure) {
@@ -341,7 +343,6 @@ int Serve() {
   DeviceServiceImpl devices(deps);
   CampaignServiceImpl campaigns(deps);
 
-  prometheus::Registry metrics;
   GrpcMetrics grpc_metrics(&metrics);
   // Gauges read when /metrics is scraped.
   prometheus::Gauge& connected_gauge = prometheus::BuildGauge()

@@ -4,7 +4,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/base/log.h"
 #include "common/manifest/uuid.h"
+#include "prometheus/counter.h"
+#include "prometheus/registry.h"
 #include "server/api/services.h"
 #include "server/api/status.h"
 #include "server/auth/device_identity.h"
@@ -15,6 +18,21 @@ namespace ota::server {
 
 // --------------------------------------------------------------- streams
 
+namespace {
+
+// A counter in `registry`, or null without one.
+prometheus::Counter* NewCounter(prometheus::Registry* registry, const char* name,
+                                const char* help) {
+  if (registry == nullptr) return nullptr;
+  return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry).Add({});
+}
+
+const char* StateName(ota::v1::DeploymentState state) {
+  return ota::v1::DeploymentState_Name(state).c_str() + sizeof("DEPLOYMENT_STATE_") - 1;
+}
+
+}  // namespace
+
 // What every stream shares: the work queue for database calls, the lookup
 // queue, the timer wheels. Owned by DeviceServiceImpl.
 class DeviceServiceImpl::Streams {
@@ -23,6 +41,8 @@ class DeviceServiceImpl::Streams {
       : deps_(deps),
         store_(store),
         hub_(hub),
+        connects_(NewCounter(deps.metrics, "otad_device_connects_total",
+                             "Device streams opened (registered and running)")),
         work_(deps.options.stream_threads),
         keepalives_(absl::Seconds(std::max(1, deps.options.keepalive_seconds)),
                     10 * std::max(1, deps.options.keepalive_seconds)),
@@ -52,6 +72,15 @@ class DeviceServiceImpl::Streams {
   WorkQueue& work() { return work_; }
   TimerWheel& keepalives() { return keepalives_; }
   TimerWheel& polls() { return polls_; }
+  // Counts and logs a stream that opened.
+  void Opened(const std::string& device_id, const ota::v1::InstalledImage& installed) {
+    if (connects_ != nullptr) connects_->Increment();
+    common::LogEvent(common::LogLevel::kInfo, "device.connect",
+                     {{"device_id", device_id},
+                      {"slot", installed.active_slot()},
+                      {"sequence", absl::StrCat(installed.sequence_number())},
+                      {"version", installed.version()}});
+  }
 
  private:
   void LookupLoop();
@@ -59,6 +88,7 @@ class DeviceServiceImpl::Streams {
   const ServiceDeps& deps_;
   DeviceStore* store_;
   DeviceHub* hub_;
+  prometheus::Counter* const connects_;
   absl::Mutex mu_;
   std::deque<std::weak_ptr<Stream>> wakes_ ABSL_GUARDED_BY(mu_);
   std::deque<std::weak_ptr<Stream>> looks_ ABSL_GUARDED_BY(mu_);
@@ -128,6 +158,7 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<ota::v1:
       return;
     }
     (void)DetectRollback(deps.db, device_id_, hello.installed, deps.clock->NowMillis());
+    owner_->Opened(device_id_, hello.installed);
     std::weak_ptr<Stream> weak = weak_from_this();
     Streams* owner = owner_;
     waker_ = owner_->hub()->Attach(
@@ -244,6 +275,7 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<ota::v1:
     owner_->work().Post([store, clock, id = device_id_] {
       (void)store->Disconnected(id, clock->NowUnix());
     });
+    common::LogEvent(common::LogLevel::kInfo, "device.disconnect", {{"device_id", device_id_}});
   }
 
   Streams* const owner_;
@@ -317,7 +349,11 @@ void DeviceServiceImpl::Streams::LookupLoop() {
 // two batches naming the same device wait for each other and never deadlock.
 class DeviceServiceImpl::ReportWriter {
  public:
-  ReportWriter(const ServiceDeps& deps, DeviceStore* store) : deps_(deps), store_(store) {
+  ReportWriter(const ServiceDeps& deps, DeviceStore* store)
+      : deps_(deps),
+        store_(store),
+        reports_(NewCounter(deps.metrics, "otad_status_reports_total",
+                            "Device status reports in acknowledged (durable) ReportStatus calls")) {
     for (int i = 0; i < std::max(1, deps.options.report_writers); ++i) {
       threads_.emplace_back([this] { Run(); });
     }
@@ -388,7 +424,18 @@ class DeviceServiceImpl::ReportWriter {
       if (acked.ok()) {
         for (const ota::v1::StatusReport& r : items[i].reports) {
           deployments = deployments || !r.deployment_id().empty();
+          // One line per deployment that ended, with its device.
+          if (!r.deployment_id().empty() && IsTerminal(r.state())) {
+            common::LogEvent(common::LogLevel::kInfo, "deployment.end",
+                             {{"device_id", items[i].device_id},
+                              {"deployment_id", r.deployment_id()},
+                              {"state", StateName(r.state())},
+                              {"reason", r.reason() == ota::v1::REASON_UNSPECIFIED
+                                             ? ""
+                                             : ota::v1::ReasonCode_Name(r.reason())}});
+          }
         }
+        if (reports_ != nullptr) reports_->Increment(static_cast<double>(items[i].reports.size()));
         c.response->set_acked_seq(*acked);
         c.reactor->Finish(grpc::Status::OK);
       } else {
@@ -401,6 +448,7 @@ class DeviceServiceImpl::ReportWriter {
 
   const ServiceDeps& deps_;
   DeviceStore* store_;
+  prometheus::Counter* const reports_;
   absl::Mutex mu_;
   std::deque<Call> queue_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

@@ -33,6 +33,10 @@
 #include "server/store/database.h"
 #include "server/store/stores.h"
 
+namespace prometheus {
+class Registry;
+}
+
 namespace ota::server {
 
 struct ServiceOptions {
@@ -83,6 +87,8 @@ struct ServiceDeps {
   // Who may call what; null admits every call (tests of the services
   // alone).
   const AccessGate* gate = nullptr;
+  // Where the services' counters go (/metrics); may be null.
+  prometheus::Registry* metrics = nullptr;
 };
 
 class CertificateServiceImpl final : public ota::v1::CertificateService::Service {

@@ -200,6 +200,8 @@ TEST_F(CampaignStreamsTest, WavesPauseResumeAndLateJoiners) {
   const std::string metrics = Metrics();
   EXPECT_THAT(metrics, HasSubstr("\notad_connected_devices 6\n"));
   EXPECT_THAT(metrics, HasSubstr("\notad_engine_leader 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("\notad_device_connects_total 6\n"));
+  EXPECT_THAT(metrics, HasSubstr("\notad_status_reports_total 11\n"));
   EXPECT_THAT(metrics, HasSubstr(
       "otad_grpc_requests_total{code=\"OK\",method=\"/ota.v1.CampaignService/ResumeCampaign\"} 1\n"));
   EXPECT_THAT(metrics, HasSubstr(

@@ -40,6 +40,11 @@ id='[0-9a-f]{32}'
 log_check "^ts=[-0-9T:.]+Z level=info event=campaign.state campaign_id=$id from=DRAFT to=ACTIVE by=operator$" \
   "the start is logged"
 log_check "event=campaign.wave campaign_id=$id wave=2 devices=2$" "wave 2 is logged"
+check "deployments: 3 updated, 0 failed, 1 rolled back" "the summary counts outcomes"
+log_check "^ts=[-0-9T:.]+Z level=info event=device.connect device_id=gw-0001 slot=a sequence=0 version=1.0.0$" \
+  "a device's stream is logged"
+log_check "event=deployment.end device_id=gw-0004 deployment_id=[0-9a-f]{32} state=ROLLED_BACK reason=REASON_HEALTH_CHECK_FAILED$" \
+  "a rollback is logged with its device"
 log_check "event=campaign.state campaign_id=$id from=ACTIVE to=COMPLETED by=engine reason=\"every targeted device finished \(1 failed\)\"$" \
   "the completion is logged"
 if [[ $failures -ne 0 ]]; then
