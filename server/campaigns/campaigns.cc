@@ -122,14 +122,19 @@ absl::Status FillStats(pqxx::work& txn, Campaign* c) {
   ota::v1::CampaignStats* st = c->mutable_stats();
   std::map<int, uint64_t> by_state;
   std::map<uint32_t, std::map<int, uint64_t>> by_wave;
+  std::map<uint32_t, int64_t> wave_started_ms;
   uint64_t assigned = 0, failed = 0;
   for (const auto& r : txn.exec_params(
-           "SELECT wave, state, count(*) FROM deployments WHERE campaign_id = $1 "
+           "SELECT wave, state, count(*), min(created_ms) FROM deployments WHERE campaign_id = $1 "
            "GROUP BY wave, state ORDER BY wave, state",
            c->campaign_id())) {
     uint32_t wave = r[0].as<uint32_t>();
     int state = r[1].as<int>();
     uint64_t n = r[2].as<uint64_t>();
+    // A wave started when its first deployments were chosen.
+    const int64_t created = r[3].as<int64_t>();
+    auto [it, fresh] = wave_started_ms.emplace(wave, created);
+    if (!fresh) it->second = std::min(it->second, created);
     by_state[state] += n;
     by_wave[wave][state] += n;
     assigned += n;
@@ -143,6 +148,7 @@ absl::Status FillStats(pqxx::work& txn, Campaign* c) {
   for (const auto& [wave, states] : by_wave) {
     auto* ws = st->add_waves();
     ws->set_wave(wave);
+    ws->set_started_unix(wave_started_ms[wave] / 1000);
     uint64_t total = 0, ok = 0;
     for (const auto& [state, n] : states) {
       auto* sc = ws->add_state_counts();

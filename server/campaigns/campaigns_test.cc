@@ -166,6 +166,7 @@ TEST_F(CampaignsTest, ThroughItsWavesToCompletion) {
   EXPECT_EQ(c.stats().total_targeted(), 10u);
   ASSERT_THAT(c.stats().waves(), SizeIs(3));
   EXPECT_EQ(c.stats().waves(1).device_count(), 5u);
+  EXPECT_EQ(c.stats().waves(0).started_unix(), kNow);  // the fake clock's time
   EXPECT_EQ(c.stats().waves(2).success_ratio(), 1.0);
   EXPECT_THAT(c.state_reason(), HasSubstr("every targeted device finished (0 failed)"));
 }

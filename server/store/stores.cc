@@ -6,7 +6,9 @@
 #include <set>
 #include <unordered_map>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/crypto/bytes.h"
 
 namespace ota::server {
@@ -104,7 +106,11 @@ constexpr char kDeviceColumns[] =
     "device_id, vendor_id, class_id, installed_slot, installed_sha256, installed_sequence, "
     "installed_version, installed_component, installed_trial, attributes::text AS attrs, "
     "assigned_attributes::text AS assigned, client_version, key_list_version, slot_size, "
-    "online, first_seen_unix, last_seen_unix, created_unix";
+    "online, first_seen_unix, last_seen_unix, created_unix, "
+    // The deployment it works on (an open one) or last worked on.
+    "(SELECT d.deployment_id || ' ' || d.state || ' ' || d.campaign_id FROM deployments d "
+    "WHERE d.device_id = devices.device_id "
+    "ORDER BY d.state IN (1, 2, 4, 5, 6, 7, 8) DESC, d.updated_ms DESC LIMIT 1) AS current";
 
 ota::v1::Device DeviceFromRow(const pqxx::row& r) {
   ota::v1::Device d;
@@ -128,6 +134,15 @@ ota::v1::Device DeviceFromRow(const pqxx::row& r) {
   d.set_first_seen_unix(r["first_seen_unix"].as<int64_t>());
   d.set_last_seen_unix(r["last_seen_unix"].as<int64_t>());
   d.set_created_unix(r["created_unix"].as<int64_t>());
+  if (!r["current"].is_null()) {
+    std::vector<std::string> parts = absl::StrSplit(r["current"].c_str(), ' ');
+    int state = 0;
+    if (parts.size() == 3 && absl::SimpleAtoi(parts[1], &state)) {
+      d.set_current_deployment_id(parts[0]);
+      d.set_current_deployment_state(static_cast<ota::v1::DeploymentState>(state));
+      d.set_current_campaign_id(parts[2]);
+    }
+  }
   return d;
 }
 

@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "ota/v1/campaign_service.grpc.pb.h"
+#include "ota/v1/device_registry_service.grpc.pb.h"
 #include "server/campaigns/test_manifest.h"
 #include "server/store/database.h"
 #include "test/e2e/device_stub.h"
@@ -294,6 +295,21 @@ TEST_F(CampaignStreamsTest, OfflineDeviceServedOnReconnectAndRollbackSeen) {
   }
   EXPECT_EQ(Count(c, ota::v1::DEPLOYMENT_STATE_ROLLED_BACK), 1u);
   EXPECT_EQ(Count(c, ota::v1::DEPLOYMENT_STATE_SUCCEEDED), 1u);
+
+  // The registry shows each device's deployment.
+  auto registry = ota::v1::DeviceRegistryService::NewStub(channel_);
+  for (const auto& [id, state] :
+       {std::pair{"gw-1", ota::v1::DEPLOYMENT_STATE_ROLLED_BACK},
+        std::pair{"gw-2", ota::v1::DEPLOYMENT_STATE_SUCCEEDED}}) {
+    grpc::ClientContext ctx;
+    ota::v1::GetDeviceRequest get;
+    get.set_device_id(id);
+    ota::v1::Device d;
+    ASSERT_TRUE(registry->GetDevice(&ctx, get, &d).ok());
+    EXPECT_EQ(d.current_deployment_state(), state) << id;
+    EXPECT_EQ(d.current_campaign_id(), c.campaign_id()) << id;
+    EXPECT_EQ(d.current_deployment_id().size(), 32u) << id;
+  }
 }
 
 }  // namespace

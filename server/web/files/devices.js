@@ -2,13 +2,11 @@
 // and its current deployment; optionally narrowed by a filter in the
 // device filter language. Refreshed every few seconds.
 //
-// A device's deployment is the latest one the campaigns' deployment lists
-// hold for it (the registry's own current-deployment fields win when the
-// server fills them). Deployments of campaigns in a final state no longer
-// change and are fetched once.
+// A device's deployment is the one the registry names: the deployment it
+// works on, or the one it last worked on.
 import { get, listAll } from "./api.js";
 import { fill, h } from "./dom.js";
-import { FINAL_CAMPAIGN_STATES, badge, campaignState, deploymentState, unixTime } from "./format.js";
+import { badge, deploymentState, unixTime } from "./format.js";
 
 const REFRESH_MS = 5000;
 const PAGE = 100;
@@ -30,38 +28,21 @@ function attributes(device) {
   return names.map((k) => h("span", { class: "chip", "data-attribute": k }, `${k}=${all[k]}`));
 }
 
-// device id -> {state, campaignId, campaignName}: each device's latest
-// deployment across the campaigns that started. `finished` caches the
-// deployments of final campaigns by campaign id.
-async function latestDeployments(finished) {
-  const latest = new Map();
+// campaign id -> name, for the campaign of each device's deployment.
+async function campaignNames() {
+  const names = new Map();
   for (const c of await listAll("/v1/campaigns", "campaigns", {}, 1000)) {
-    const state = campaignState(c.state);
-    if (state === "DRAFT") continue;
-    let deployments = finished.get(c.campaignId);
-    if (!deployments) {
-      deployments = await listAll(`/v1/campaigns/${encodeURIComponent(c.campaignId)}/deployments`,
-        "deployments");
-      if (FINAL_CAMPAIGN_STATES.includes(state)) finished.set(c.campaignId, deployments);
-    }
-    for (const d of deployments) {
-      const seen = latest.get(d.deviceId);
-      if (!seen || Number(d.updatedMs) > seen.updatedMs) {
-        latest.set(d.deviceId, {
-          state: deploymentState(d.state), campaignId: c.campaignId, campaignName: c.name,
-          updatedMs: Number(d.updatedMs),
-        });
-      }
-    }
+    names.set(c.campaignId, c.name);
   }
-  return latest;
+  return names;
 }
 
-function row(d, latest) {
+function row(d, names) {
+  // The registry names the deployment the device works on or last worked on.
   const deployment = d.currentDeploymentId
     ? { state: deploymentState(d.currentDeploymentState), campaignId: d.currentCampaignId,
-      campaignName: "campaign" }
-    : latest.get(d.deviceId) || {};
+      campaignName: names.get(d.currentCampaignId) || d.currentCampaignId }
+    : {};
   return h("tr", { "data-device-id": d.deviceId },
     h("td", {}, d.deviceId, d.clientVersion ? h("div", { class: "small muted" }, `client ${d.clientVersion}`) : null),
     h("td", { "data-field": "online" },
@@ -99,22 +80,21 @@ export function render(view, { showError }) {
   let timer = 0;
   let nextPageToken = "";
   let pages = 1;
-  const finished = new Map();
 
   async function load(more) {
     clearTimeout(timer);
     try {
-      const [page, latest] = await Promise.all([
+      const [page, names] = await Promise.all([
         get("/v1/devices", {
           filter: filter.value.trim(),
           onlineOnly: onlineOnly.checked ? "true" : "",
           pageSize: PAGE,
           pageToken: more ? nextPageToken : "",
         }),
-        latestDeployments(finished),
+        campaignNames(),
       ]);
       if (stopped) return;
-      const rows = (page.devices || []).map((d) => row(d, latest));
+      const rows = (page.devices || []).map((d) => row(d, names));
       if (more) {
         body.append(...rows);
         pages++;
