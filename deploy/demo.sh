@@ -74,10 +74,29 @@ cd "$work"
 echo "== starting PostgreSQL (private, in $pg)"
 db_url="$(bash "$root/deploy/postgres.sh" start "$pg")"
 
-echo "== starting otad"
+echo "== a fleet CA and a TLS certificate for otad (openssl)"
+mkdir -p "$work/tls"
+(
+  cd "$work/tls"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ca.key 2>/dev/null
+  openssl req -x509 -new -key ca.key -days 30 -subj "/CN=demo fleet CA/O=example.com" \
+    -out ca.pem 2>/dev/null
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out otad.key 2>/dev/null
+  openssl req -new -key otad.key -subj "/CN=otad" -out otad.csr 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >otad.ext
+  openssl x509 -req -in otad.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
+    -extfile otad.ext -out otad.pem 2>/dev/null
+)
+echo "   $work/tls/ca.pem signs otad's certificate and every device's"
+
+echo
+echo "== starting otad (TLS; devices must show certificates of the fleet CA)"
 source "$root/deploy/otad.sh"
-start_otad "$otad" "$work/otad.log" --database_url="$db_url" --blob_dir="$work/blobs" || exit 1
+start_otad "$otad" "$work/otad.log" --database_url="$db_url" --blob_dir="$work/blobs" \
+  --tls_cert_file="$work/tls/otad.pem" --tls_key_file="$work/tls/otad.key" \
+  --device_ca_cert_file="$work/tls/ca.pem" --device_ca_key_file="$work/tls/ca.key" || exit 1
 pids+=("$otad_pid")
+export OTACTL_CA="$work/tls/ca.pem"
 # The first admin token comes from the server's own command line.
 OTACTL_TOKEN="$("$otad" token create --database_url="$db_url" --name=demo-admin --role=admin)"
 export OTACTL_TOKEN
@@ -132,6 +151,12 @@ for i in $(seq 1 "$devices"); do
     printf '#!/bin/sh\nexit 0\n' >"$d/health"
   fi
   chmod +x "$d/health"
+  # Its identity: a key of its own and a certificate from the fleet CA.
+  id="gw-$(printf %04d "$i")"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$d/device.key" 2>/dev/null
+  openssl req -new -key "$d/device.key" -subj "/CN=$id" -out "$d/device.csr" 2>/dev/null
+  "$otactl" device register "$id" --vendor="$vendor_id" --class="$class_id" >/dev/null
+  "$otactl" device cert "$id" --csr="$d/device.csr" >"$d/device.pem" 2>/dev/null
   cat >"$d/device.json" <<JSON
 {
   "deviceId": "gw-$(printf %04d "$i")",
@@ -146,6 +171,9 @@ for i in $(seq 1 "$devices"); do
   "bootedSlotFile": "$d/booted",
   "healthHook": "$d/health",
   "factoryVersion": "1.0.0",
+  "tlsCaFile": "$work/tls/ca.pem",
+  "tlsCertFile": "$d/device.pem",
+  "tlsKeyFile": "$d/device.key",
   "attributes": {"region": "$([[ $((i % 2)) -eq 0 ]] && echo eu || echo us)"}
 }
 JSON
@@ -168,7 +196,8 @@ device_life() {
   done
 }
 
-echo "   each boots (ota-bootsim) and connects to otad (ota-device)"
+echo "   each has a certificate from the fleet CA (otactl device cert), boots (ota-bootsim)"
+echo "   and connects to otad over TLS (ota-device)"
 for d in "$work"/fleet/*; do
   device_life "$d" &
   pids+=($!)
@@ -227,7 +256,7 @@ cat <<MSG
 
 Where to look next (otad stops when this script ends; --keep leaves it running):
   the operator page: http://$http_addr/ (paste the token $OTACTL_TOKEN into its token field)
-  export OTACTL_SERVER=$grpc_addr OTACTL_TOKEN=$OTACTL_TOKEN
+  export OTACTL_SERVER=$grpc_addr OTACTL_TOKEN=$OTACTL_TOKEN OTACTL_CA=$work/tls/ca.pem
   bazel-bin/tools/otactl/otactl device list --filter='attr.region == "eu"'
   bazel-bin/tools/otactl/otactl audit list
   curl -s -H "Authorization: Bearer \$OTACTL_TOKEN" http://$http_addr/v1/campaigns/$campaign_id

@@ -185,7 +185,23 @@ absl::StatusOr<std::unique_ptr<Device>> Build(const std::string& config_path) {
   d->journal = std::make_unique<ProtoFile<Journal>>(c.state_dir() + "/journal.pb");
   d->installed = std::make_unique<ProtoFile<Installed>>(c.state_dir() + "/installed.pb");
   if (!c.server().empty()) {
-    d->channel = grpc::CreateChannel(c.server(), grpc::InsecureChannelCredentials());
+    std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+    if (!c.tls_ca_file().empty()) {
+      // TLS, proving who this device is with its fleet certificate.
+      grpc::SslCredentialsOptions tls;
+      for (auto [path, out] : {std::pair{&c.tls_ca_file(), &tls.pem_root_certs},
+                               std::pair{&c.tls_cert_file(), &tls.pem_cert_chain},
+                               std::pair{&c.tls_key_file(), &tls.pem_private_key}}) {
+        if (path->empty()) continue;
+        absl::StatusOr<std::string> pem = common::ReadFile(*path, 1 << 20);
+        if (!pem.ok()) {
+          return absl::InvalidArgumentError(absl::StrCat("TLS: ", pem.status().message()));
+        }
+        *out = *std::move(pem);
+      }
+      credentials = grpc::SslCredentials(tls);
+    }
+    d->channel = grpc::CreateChannel(c.server(), credentials);
     d->stub = ota::v1::DeviceService::NewStub(d->channel);
     d->reporter = std::make_unique<Reporter>(c.device_id(), d->outbox.get(), d->stub.get());
   }
