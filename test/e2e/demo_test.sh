@@ -41,6 +41,16 @@ log_check "^ts=[-0-9T:.]+Z level=info event=campaign.state campaign_id=$id from=
   "the start is logged"
 log_check "event=campaign.wave campaign_id=$id wave=2 devices=2$" "wave 2 is logged"
 check "deployments: 3 updated, 0 failed, 1 rolled back" "the summary counts outcomes"
+check "== starting otad \(TLS; devices must show certificates of the fleet CA\)" "otad speaks TLS"
+# Each device holds a certificate of the fleet CA that names it.
+if openssl verify -CAfile "$OTA_DEMO_DIR/tls/ca.pem" "$OTA_DEMO_DIR/fleet/gw-0003/device.pem" \
+    >/dev/null 2>&1 &&
+   [[ "$(openssl x509 -noout -subject -in "$OTA_DEMO_DIR/fleet/gw-0003/device.pem")" == "subject=CN = gw-0003" ]]; then
+  echo "ok   a device's certificate comes from the fleet CA and names it"
+else
+  echo "FAIL a device's certificate comes from the fleet CA and names it"
+  failures=$((failures + 1))
+fi
 log_check "^ts=[-0-9T:.]+Z level=info event=device.connect device_id=gw-0001 slot=a sequence=0 version=1.0.0$" \
   "a device's stream is logged"
 log_check "event=deployment.end device_id=gw-0004 deployment_id=[0-9a-f]{32} state=ROLLED_BACK reason=REASON_HEALTH_CHECK_FAILED$" \
