@@ -86,15 +86,20 @@ mkdir -p "$work/tls"
   printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >otad.ext
   openssl x509 -req -in otad.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 \
     -extfile otad.ext -out otad.pem 2>/dev/null
+  # The root key devices trust from manufacture: it signs update key lists.
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out root.key 2>/dev/null
+  openssl pkey -in root.key -pubout -out root.pub 2>/dev/null
 )
-echo "   $work/tls/ca.pem signs otad's certificate and every device's"
+echo "   $work/tls/ca.pem signs otad's certificate and every device's;"
+echo "   $work/tls/root.key is the root key devices trust for update key lists"
 
 echo
 echo "== starting otad (TLS; devices must show certificates of the fleet CA)"
 source "$root/deploy/otad.sh"
 start_otad "$otad" "$work/otad.log" --database_url="$db_url" --blob_dir="$work/blobs" \
   --tls_cert_file="$work/tls/otad.pem" --tls_key_file="$work/tls/otad.key" \
-  --device_ca_cert_file="$work/tls/ca.pem" --device_ca_key_file="$work/tls/ca.key" || exit 1
+  --device_ca_cert_file="$work/tls/ca.pem" --device_ca_key_file="$work/tls/ca.key" \
+  --root_keys_file="$work/tls/root.pub" || exit 1
 pids+=("$otad_pid")
 export OTACTL_CA="$work/tls/ca.pem"
 # The first admin token comes from the server's own command line.
@@ -128,6 +133,10 @@ echo "== publishing: certificate, payload, manifest (otactl)"
 "$otactl" cert register update-certificates/default.der --description="gw-3610 release key" | sed 's/^/   /'
 "$otactl" asset upload rootfs-v2.img | sed 's/^/   /'
 "$otactl" manifest upload rootfs-v2.manifest | sed 's/^/   /'
+echo "   the root key holder certifies the release key in key list version 1:"
+"$manifest_tool" key-list --root-key "$work/tls/root.key" -c update-certificates/default.der \
+  --version 1 -o keylist-v1.bin | sed 's/^/   /'
+"$otactl" keylist publish keylist-v1.bin | head -n 1 | sed 's/^/   /'
 
 echo
 echo "== refused as they should be"
@@ -164,7 +173,7 @@ for i in $(seq 1 "$devices"); do
   "classId": "$class_id",
   "server": "$grpc_addr",
   "stateDir": "$d/state",
-  "trustedCertificates": ["$work/update-certificates/default.der"],
+  "rootKeys": ["$work/tls/root.pub"],
   "bootflags": "$d/bootflags",
   "slotA": "$d/slot_a",
   "slotB": "$d/slot_b",

@@ -28,6 +28,7 @@
 #include "common/base/file.h"
 #include "common/crypto/bytes.h"
 #include "common/crypto/sha256.h"
+#include "common/manifest/key_list.h"
 #include "common/manifest/manifest.h"
 #include "common/manifest/uuid.h"
 #include "common/status/reason.h"
@@ -93,10 +94,16 @@ const char* OutcomeName(Outcome o) {
   return "?";
 }
 
+void Log(const std::string& what) { std::cout << "ota-device: " << what << std::endl; }
+
 // Everything one run of the process holds.
 struct Device {
   DeviceConfig config;
   common::TrustStore trust;
+  // The root keys key lists must be signed by, and the list held.
+  common::TrustStore roots;
+  uint64_t key_list_version = 0;
+  std::unique_ptr<ProtoFile<ota::v1::SignedKeyList>> key_list;
   std::unique_ptr<BlockDevice> bootflags_device;
   std::unique_ptr<BlockDevice> slots[2];
   std::unique_ptr<BlockDevice> staging;
@@ -143,6 +150,27 @@ absl::StatusOr<std::unique_ptr<Device>> Build(const std::string& config_path) {
   if (!trust.ok()) return trust.status();
   d->trust = *std::move(trust);
   if (absl::Status s = common::MakeDirs(c.state_dir()); !s.ok()) return s;
+  absl::StatusOr<common::TrustStore> roots = LoadRoots(c);
+  if (!roots.ok()) return roots.status();
+  d->roots = *std::move(roots);
+  // A key list accepted before replaces the factory's update certificates.
+  d->key_list = std::make_unique<ProtoFile<ota::v1::SignedKeyList>>(c.state_dir() + "/key_list.pb");
+  if (d->roots.size() > 0) {
+    absl::StatusOr<ota::v1::SignedKeyList> held = d->key_list->Load();
+    if (held.ok() && !held->key_list().empty()) {
+      absl::StatusOr<ota::v1::KeyList> list =
+          common::VerifyKeyList(*held, d->roots, 0, absl::ToUnixSeconds(absl::Now()));
+      absl::StatusOr<common::TrustStore> from_list =
+          list.ok() ? common::TrustStoreFromKeyList(*list)
+                    : absl::StatusOr<common::TrustStore>(list.status());
+      if (from_list.ok()) {
+        d->trust = *std::move(from_list);
+        d->key_list_version = list->version();
+      } else {
+        Log(absl::StrCat("held key list not used: ", from_list.status().message()));
+      }
+    }
+  }
 
   auto flags_device = FileBlockDevice::Open(c.bootflags());
   if (!flags_device.ok()) return flags_device.status();
@@ -228,7 +256,6 @@ absl::StatusOr<std::unique_ptr<Device>> Build(const std::string& config_path) {
   return d;
 }
 
-void Log(const std::string& what) { std::cout << "ota-device: " << what << std::endl; }
 
 int Status(Device& d) {
   ota::v1::InstalledImage img = d.updater->Current();
@@ -290,7 +317,35 @@ ota::v1::ConnectRequest Hello(Device& d) {
   absl::StatusOr<uint64_t> size = d.slots[0]->Size();
   req.set_slot_size(size.ok() ? *size : 0);
   req.set_report_seq(d.outbox->LastSeq());
+  req.set_key_list_version(d.key_list_version);
   return req;
+}
+
+// A key list from the server: kept and trusted when the root keys signed
+// it and it is newer than the one held.
+void TakeKeyList(Device& d, const ota::v1::SignedKeyList& signed_list) {
+  if (d.roots.size() == 0) {
+    Log("key list ignored: no root keys configured");
+    return;
+  }
+  absl::StatusOr<ota::v1::KeyList> list = common::VerifyKeyList(
+      signed_list, d.roots, d.key_list_version, absl::ToUnixSeconds(absl::Now()));
+  absl::StatusOr<common::TrustStore> trust =
+      list.ok() ? common::TrustStoreFromKeyList(*list)
+                : absl::StatusOr<common::TrustStore>(list.status());
+  if (!trust.ok()) {
+    Log(absl::StrCat("key list refused: ", ota::v1::ReasonCode_Name(common::ReasonOf(trust.status())),
+                     ": ", trust.status().message()));
+    return;
+  }
+  if (absl::Status s = d.key_list->Save(signed_list); !s.ok()) {
+    Log(absl::StrCat("key list not kept: ", s.message()));
+    return;
+  }
+  d.trust = *std::move(trust);
+  d.key_list_version = list->version();
+  Log(absl::StrCat("key list version ", list->version(), " accepted: ", list->keys_size(),
+                   " update key(s), ", list->threshold(), " must sign"));
 }
 
 int RunDaemon(Device& d) {
@@ -334,6 +389,7 @@ int RunDaemon(Device& d) {
         backoff = absl::Seconds(1);
         Log("connected to " + d.config.server());
       }
+      if (msg.has_key_list()) TakeKeyList(d, msg.key_list());
       if (msg.has_deployment()) {
         const ota::v1::Deployment& dep = msg.deployment();
         Log("deployment " + dep.deployment_id());

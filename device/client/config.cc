@@ -2,6 +2,7 @@
 
 #include <google/protobuf/util/json_util.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/file.h"
 #include "common/crypto/x509.h"
@@ -26,7 +27,11 @@ absl::StatusOr<DeviceConfig> LoadConfig(const std::string& path) {
   if (config.vendor_id().empty()) return missing("vendorId");
   if (config.class_id().empty()) return missing("classId");
   if (config.state_dir().empty()) return missing("stateDir");
-  if (config.trusted_certificates().empty()) return missing("trustedCertificates");
+  // Update keys come from the factory's certificates or, with root keys,
+  // from root-signed key lists.
+  if (config.trusted_certificates().empty() && config.root_keys().empty()) {
+    return missing("trustedCertificates (or rootKeys)");
+  }
   if (config.bootflags().empty()) return missing("bootflags");
   if (config.slot_a().empty()) return missing("slotA");
   if (config.slot_b().empty()) return missing("slotB");
@@ -55,6 +60,30 @@ absl::StatusOr<common::TrustStore> LoadTrust(const DeviceConfig& config) {
     }
   }
   return trust;
+}
+
+absl::StatusOr<common::TrustStore> LoadRoots(const DeviceConfig& config) {
+  common::TrustStore roots;
+  for (const std::string& file : config.root_keys()) {
+    absl::StatusOr<std::string> pem = common::ReadFile(file, 1 << 20);
+    if (!pem.ok()) return pem.status();
+    if (absl::StrContains(*pem, "BEGIN CERTIFICATE")) {
+      absl::StatusOr<common::Certificate> cert = common::Certificate::Parse(*pem);
+      if (!cert.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(file, ": ", cert.status().message()));
+      }
+      if (absl::Status s = roots.AddCertificate(*cert); !s.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(file, ": ", s.message()));
+      }
+      continue;
+    }
+    absl::StatusOr<common::EcdsaP256PublicKey> key = common::EcdsaP256PublicKey::FromPem(*pem);
+    if (!key.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(file, ": ", key.status().message()));
+    }
+    roots.AddKey(*key, 0, 0, file);
+  }
+  return roots;
 }
 
 }  // namespace ota::device

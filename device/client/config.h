@@ -20,6 +20,11 @@ absl::StatusOr<DeviceConfig> LoadConfig(const std::string& path);
 // A trust store of the certificates the config lists, with its threshold.
 absl::StatusOr<common::TrustStore> LoadTrust(const DeviceConfig& config);
 
+// The root keys of config.root_keys (PEM public keys or certificates),
+// which sign update key lists. INVALID_ARGUMENT naming a file that does not
+// parse.
+absl::StatusOr<common::TrustStore> LoadRoots(const DeviceConfig& config);
+
 }  // namespace ota::device
 
 #endif  // OTA_DEVICE_CLIENT_CONFIG_H_

@@ -138,6 +138,14 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<ota::v1:
     MaybeWriteLocked();
   }
 
+  // Sends a newer update key list, ahead of any deployment.
+  void OfferKeyList(ota::v1::SignedKeyList list) {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    key_list_ = std::move(list);
+    MaybeWriteLocked();
+  }
+
   // Set while the stream waits in the wake and the look queue.
   std::atomic<bool> wake_queued{false};
   std::atomic<bool> look_queued{false};
@@ -159,6 +167,19 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<ota::v1:
     }
     (void)DetectRollback(deps.db, device_id_, hello.installed, deps.clock->NowMillis());
     owner_->Opened(device_id_, hello.installed);
+    // A device holding an older update key list gets the newest first.
+    std::optional<ota::v1::SignedKeyList> newer;
+    (void)deps.db->Transact([&](pqxx::work& txn) {
+      pqxx::result r = txn.exec_params(
+          "SELECT signed_key_list FROM key_lists WHERE version > $1 ORDER BY version DESC LIMIT 1",
+          static_cast<int64_t>(hello.key_list_version));
+      if (!r.empty()) {
+        newer.emplace();
+        newer->ParseFromString(pqxx::binarystring(r[0][0]).str());
+      }
+      return absl::OkStatus();
+    });
+    if (newer.has_value()) OfferKeyList(*std::move(newer));
     std::weak_ptr<Stream> weak = weak_from_this();
     Streams* owner = owner_;
     waker_ = owner_->hub()->Attach(
@@ -208,7 +229,10 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<ota::v1:
   void MaybeWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ || finished_) return;
     out_.Clear();
-    if (next_.has_value()) {
+    if (key_list_.has_value()) {
+      *out_.mutable_key_list() = std::move(*key_list_);
+      key_list_.reset();
+    } else if (next_.has_value()) {
       last_sent_ = next_->deployment_id();
       *out_.mutable_deployment() = std::move(*next_);
       next_.reset();
@@ -294,6 +318,7 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<ota::v1:
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool keepalive_due_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<ota::v1::Deployment> next_ ABSL_GUARDED_BY(mu_);
+  std::optional<ota::v1::SignedKeyList> key_list_ ABSL_GUARDED_BY(mu_);
   std::string last_sent_ ABSL_GUARDED_BY(mu_);
   ota::v1::ServerMessage out_ ABSL_GUARDED_BY(mu_);  // the write in flight
 };

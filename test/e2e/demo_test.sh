@@ -42,6 +42,16 @@ log_check "^ts=[-0-9T:.]+Z level=info event=campaign.state campaign_id=$id from=
 log_check "event=campaign.wave campaign_id=$id wave=2 devices=2$" "wave 2 is logged"
 check "deployments: 3 updated, 0 failed, 1 rolled back" "the summary counts outcomes"
 check "== starting otad \(TLS; devices must show certificates of the fleet CA\)" "otad speaks TLS"
+check "key list version 1, published" "the root-signed key list is published"
+# Devices trust no update key from the factory, only the root key: the
+# release key reached them in the key list, or nothing would have verified.
+if grep -q "key list version 1 accepted: 1 update key(s), 1 must sign" \
+    "$OTA_DEMO_DIR/fleet/gw-0001/device.log"; then
+  echo "ok   a device accepted the key list"
+else
+  echo "FAIL a device accepted the key list"
+  failures=$((failures + 1))
+fi
 # Each device holds a certificate of the fleet CA that names it.
 if openssl verify -CAfile "$OTA_DEMO_DIR/tls/ca.pem" "$OTA_DEMO_DIR/fleet/gw-0003/device.pem" \
     >/dev/null 2>&1 &&
