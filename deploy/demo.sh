@@ -118,7 +118,7 @@ sha="$(sha256sum rootfs-v2.img | cut -d' ' -f1)"
 cat >input.json <<JSON
 {
   "encryptionMode": "none-ecc-secp256r1-sha256",
-  "payloadUri": "http://$http_addr/payloads/$sha",
+  "payloadUri": "https://$http_addr/payloads/$sha",
   "payloadFile": "rootfs-v2.img",
   "description": "gw-3610 rootfs 2.0.0",
   "version": "2.0.0",
@@ -264,15 +264,16 @@ echo "   deployments: $succeeded updated, $failed failed, $rolled rolled back"
 cat <<MSG
 
 Where to look next (otad stops when this script ends; --keep leaves it running):
-  the operator page: http://$http_addr/ (paste the token $OTACTL_TOKEN into its token field)
+  the operator page: https://$http_addr/ (trust $work/tls/ca.pem in the browser, or accept its warning)
+  (paste the token $OTACTL_TOKEN into its token field)
   export OTACTL_SERVER=$grpc_addr OTACTL_TOKEN=$OTACTL_TOKEN OTACTL_CA=$work/tls/ca.pem
   bazel-bin/tools/otactl/otactl device list --filter='attr.region == "eu"'
   bazel-bin/tools/otactl/otactl audit list
-  curl -s -H "Authorization: Bearer \$OTACTL_TOKEN" http://$http_addr/v1/campaigns/$campaign_id
-  curl -s -H "Authorization: Bearer \$OTACTL_TOKEN" "http://$http_addr/v1/devices?filter=attr.region%20%3D%3D%20%22eu%22"
-  curl -s http://$http_addr/openapi.json | head -c 300
-  curl -s http://$http_addr/metrics | grep otad_
-  curl -sI http://$http_addr/payloads/$sha
+  curl -s --cacert $work/tls/ca.pem -H "Authorization: Bearer \$OTACTL_TOKEN" https://$http_addr/v1/campaigns/$campaign_id
+  curl -s --cacert $work/tls/ca.pem -H "Authorization: Bearer \$OTACTL_TOKEN" "https://$http_addr/v1/devices?filter=attr.region%20%3D%3D%20%22eu%22"
+  curl -s --cacert $work/tls/ca.pem https://$http_addr/openapi.json | head -c 300
+  curl -s --cacert $work/tls/ca.pem https://$http_addr/metrics | grep otad_
+  curl -sI --cacert $work/tls/ca.pem https://$http_addr/payloads/$sha
   less $work/fleet/gw-0001/device.log
 MSG
 if [[ $keep -eq 1 ]]; then

@@ -192,7 +192,9 @@ absl::StatusOr<std::unique_ptr<Device>> Build(const std::string& config_path) {
   d->flags = std::make_unique<BootFlags>(d->bootflags_device.get());
   d->boot = std::make_unique<HeaderBootControl>(d->flags.get(), c.booted_slot_file());
 
-  auto transport = CurlTransport::Create();
+  CurlTransport::Options transport_options;
+  transport_options.ca_file = c.tls_ca_file();  // payloads over https from otad
+  auto transport = CurlTransport::Create(transport_options);
   if (!transport.ok()) return transport.status();
   d->transport = *std::move(transport);
   DownloadOptions options;

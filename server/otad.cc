@@ -442,6 +442,18 @@ int Serve() {
   http_options.idle_timeout_seconds = absl::GetFlag(FLAGS_http_idle_timeout_seconds);
   http_options.connection_limit = absl::GetFlag(FLAGS_http_connection_limit);
   http_options.metrics = &metrics;
+  if (!absl::GetFlag(FLAGS_tls_cert_file).empty()) {
+    // The same certificate as the gRPC port: REST, the page and payloads
+    // over https.
+    auto cert = common::ReadFile(absl::GetFlag(FLAGS_tls_cert_file), 1 << 20);
+    auto key = common::ReadFile(absl::GetFlag(FLAGS_tls_key_file), 1 << 20);
+    if (!cert.ok() || !key.ok()) {
+      std::cerr << "otad: TLS: " << (cert.ok() ? key.status() : cert.status()) << "\n";
+      return 1;
+    }
+    http_options.tls_cert_pem = *cert;
+    http_options.tls_key_pem = *key;
+  }
   auto http = HttpServer::Start(
       http_options,
       {{kPayloadPrefix, [&payloads](const HttpRequest& r) { return payloads.Handle(r); },
@@ -493,8 +505,9 @@ int Serve() {
   http_address = absl::StrCat(http_address.substr(0, http_address.rfind(':')), ":",
                               (*http)->port());
   std::cout << "otad: gRPC listening on " << address << std::endl;
-  std::cout << "otad: HTTP listening on " << http_address
-            << (url_key.empty() ? " (payloads public)" : " (payload URLs signed)") << std::endl;
+  std::cout << "otad: HTTP listening on " << http_address << " ("
+            << (http_options.tls_cert_pem.empty() ? "plaintext" : "TLS") << ", "
+            << (url_key.empty() ? "payloads public)" : "payload URLs signed)") << std::endl;
 
   std::cout << "otad: replica " << replica_id << std::endl;
 

@@ -118,6 +118,7 @@ absl::StatusOr<HttpHead> CurlTransport::Fetch(
   curl_easy_setopt(curl, CURLOPT_USERAGENT, options_.user_agent.c_str());
   curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, options_.buffer_size);
   curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
   if (!range.empty()) curl_easy_setopt(curl, CURLOPT_RANGE, range.c_str());
   if (headers != nullptr) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   if (fetch.low_speed_bytes_per_second > 0 && fetch.low_speed_seconds > 0) {

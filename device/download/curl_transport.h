@@ -40,6 +40,9 @@ class CurlTransport : public HttpTransport {
     long buffer_size = 64 * 1024;
     // Sent as User-Agent.
     std::string user_agent = "ota-device";
+    // For https: a PEM file of the CAs to trust (CURLOPT_CAINFO); empty
+    // keeps the system's.
+    std::string ca_file;
   };
 
   // INTERNAL when libcurl cannot make an easy handle.

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <vector>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -194,17 +195,30 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
   unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
                        MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC |
                        MHD_ALLOW_SUSPEND_RESUME;
+  const bool tls = !options.tls_cert_pem.empty() && !options.tls_key_pem.empty();
+  server->tls_cert_pem_ = options.tls_cert_pem;
+  server->tls_key_pem_ = options.tls_key_pem;
+  std::vector<MHD_OptionItem> mhd_options = {
+      {MHD_OPTION_THREAD_POOL_SIZE, threads, nullptr},
+      {MHD_OPTION_CONNECTION_LIMIT, options.connection_limit, nullptr},
+      {MHD_OPTION_CONNECTION_TIMEOUT, options.idle_timeout_seconds, nullptr},
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<intptr_t>(options.connection_memory),
+       nullptr},
+      {MHD_OPTION_NOTIFY_COMPLETED, reinterpret_cast<intptr_t>(&Completed), nullptr},
+      {MHD_OPTION_URI_LOG_CALLBACK, reinterpret_cast<intptr_t>(&StartRequest), nullptr},
+      {MHD_OPTION_NOTIFY_CONNECTION, reinterpret_cast<intptr_t>(&ConnectionNotice),
+       server->limits_.get()},
+  };
+  if (tls) {
+    flags |= MHD_USE_TLS;
+    mhd_options.push_back({MHD_OPTION_HTTPS_MEM_CERT, 0, server->tls_cert_pem_.data()});
+    mhd_options.push_back({MHD_OPTION_HTTPS_MEM_KEY, 0, server->tls_key_pem_.data()});
+  }
+  mhd_options.push_back({MHD_OPTION_END, 0, nullptr});
   server->daemon_ = MHD_start_daemon(
       flags, 0, nullptr, nullptr,
       reinterpret_cast<MHD_AccessHandlerCallback>(&HttpServer::Dispatch), server.get(),
-      MHD_OPTION_THREAD_POOL_SIZE, threads,
-      MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned int>(options.connection_limit),
-      MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned int>(options.idle_timeout_seconds),
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, options.connection_memory,
-      MHD_OPTION_NOTIFY_COMPLETED, &Completed, nullptr,
-      MHD_OPTION_URI_LOG_CALLBACK, &StartRequest, nullptr,
-      MHD_OPTION_NOTIFY_CONNECTION, &ConnectionNotice, server->limits_.get(),
-      MHD_OPTION_END);
+      MHD_OPTION_ARRAY, mhd_options.data(), MHD_OPTION_END);
   if (server->daemon_ == nullptr) {
     return absl::UnavailableError(absl::StrCat("cannot serve HTTP on ", options.address));
   }
@@ -228,8 +242,14 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOp
           }});
   server->acceptor_ = *std::move(acceptor);
   server->port_ = server->acceptor_->port();
-  server->acceptor_->Start(server->limits_.get(),
-                           [self](AcceptedSocket s) { self->sender_->Add(s); });
+  if (tls) {
+    // TLS end to end: every connection to libmicrohttpd.
+    server->acceptor_->Start(server->limits_.get(),
+                             [self](AcceptedSocket s) { self->HandOver(s); });
+  } else {
+    server->acceptor_->Start(server->limits_.get(),
+                             [self](AcceptedSocket s) { self->sender_->Add(s); });
+  }
   return server;
 }
 

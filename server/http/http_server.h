@@ -135,6 +135,11 @@ struct HttpServerOptions {
   size_t connection_memory = 32 << 10;
   // Largest request body accepted (413 beyond).
   size_t max_body = 4 << 20;
+  // PEM certificate (chain) and key: with both, every connection speaks TLS
+  // (libmicrohttpd with GnuTLS) and the payload fast path, which sends
+  // plaintext file ranges, is not used.
+  std::string tls_cert_pem;
+  std::string tls_key_pem;
   // Where request and byte counters go; may be null.
   prometheus::Registry* metrics = nullptr;
 };
@@ -174,6 +179,7 @@ class HttpServer {
   std::unique_ptr<ConnectionLimits> limits_;
   std::unique_ptr<PayloadSender> sender_;
   std::unique_ptr<Acceptor> acceptor_;
+  std::string tls_cert_pem_, tls_key_pem_;  // libmicrohttpd keeps pointers
 };
 
 }  // namespace ota::server

@@ -73,7 +73,7 @@ class TlsTest : public ::testing::Test {
         {"--engine_tick_ms=0", "--tls_cert_file=" + dir_ + "/server.pem",
          "--tls_key_file=" + dir_ + "/server.key", "--device_ca_cert_file=" + dir_ + "/ca.pem",
          "--device_ca_key_file=" + dir_ + "/ca.pk8"},
-        &address_);
+        &address_, &http_);
     ASSERT_TRUE(otad.ok()) << otad.status();
     otad_ = *std::move(otad);
     auto db = server::Database::Open(*url, 1);
@@ -129,7 +129,7 @@ class TlsTest : public ::testing::Test {
     return reader->Finish();
   }
 
-  std::string dir_, address_, token_;
+  std::string dir_, address_, http_, token_;
   std::unique_ptr<testing::PostgresCluster> cluster_;
   std::unique_ptr<testing::Subprocess> otad_;
 };
@@ -210,6 +210,16 @@ TEST_F(TlsTest, DevicesProveWhoTheyAre) {
   // Plaintext to the TLS port gets nowhere.
   s = Connect(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()), "gw-1");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  // The HTTP port speaks TLS with the same certificate: REST with a token,
+  // and plaintext is not answered.
+  std::string out;
+  EXPECT_EQ(Sh("curl -s --cacert " + dir_ + "/ca.pem https://" + http_ + "/healthz", &out), 0);
+  EXPECT_EQ(out, "ok\n");
+  EXPECT_EQ(Sh("curl -s --cacert " + dir_ + "/ca.pem -H 'Authorization: Bearer " + token_ +
+               "' https://" + http_ + "/v1/devices/gw-1", &out), 0);
+  EXPECT_THAT(out, HasSubstr("\"deviceId\":\"gw-1\""));
+  EXPECT_NE(Sh("curl -s -m 5 http://" + http_ + "/healthz", &out), 0);
 }
 
 }  // namespace
