@@ -11,6 +11,9 @@
 
 #include <google/protobuf/descriptor.h>
 
+#include "google/api/annotations.pb.h"
+#include "google/api/http.pb.h"
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/base/clock.h"
@@ -243,6 +246,62 @@ TEST_F(AccessTest, RestIsGuardedTheSameWay) {
   // What needs no token stays open.
   EXPECT_EQ(Rest("GET", "/healthz", ""), "200 ok\n");
   EXPECT_EQ(Rest("GET", "/openapi.json", "").substr(0, 4), "200 ");
+}
+
+// Every annotated REST route, each role: the same verdicts as over gRPC.
+TEST_F(AccessTest, EveryRestRouteEveryRole) {
+  const auto* pool = google::protobuf::DescriptorPool::generated_pool();
+  size_t routes = 0;
+  for (const char* name : {"ota.v1.AccessService", "ota.v1.AssetService", "ota.v1.CampaignService",
+                           "ota.v1.CertificateService", "ota.v1.DeviceRegistryService",
+                           "ota.v1.ManifestService"}) {
+    const google::protobuf::ServiceDescriptor* service = pool->FindServiceByName(name);
+    ASSERT_NE(service, nullptr) << name;
+    for (int i = 0; i < service->method_count(); ++i) {
+      const google::protobuf::MethodDescriptor* m = service->method(i);
+      if (!m->options().HasExtension(google::api::http)) continue;
+      const google::api::HttpRule& rule = m->options().GetExtension(google::api::http);
+      std::string verb, tmpl;
+      switch (rule.pattern_case()) {
+        case google::api::HttpRule::kGet: verb = "GET", tmpl = rule.get(); break;
+        case google::api::HttpRule::kPost: verb = "POST", tmpl = rule.post(); break;
+        case google::api::HttpRule::kPut: verb = "PUT", tmpl = rule.put(); break;
+        case google::api::HttpRule::kPatch: verb = "PATCH", tmpl = rule.patch(); break;
+        case google::api::HttpRule::kDelete: verb = "DELETE", tmpl = rule.delete_(); break;
+        default: continue;
+      }
+      // Every variable becomes a plain value.
+      std::string path;
+      for (size_t at = 0; at < tmpl.size();) {
+        if (tmpl[at] == '{') {
+          path += "x1";
+          at = tmpl.find('}', at) + 1;
+        } else {
+          path += tmpl[at++];
+        }
+      }
+      const std::string body = rule.body().empty() ? "" : "{}";
+      const std::string key = service->full_name() + "/" + m->name();
+      SCOPED_TRACE(verb + " " + path + " (" + key + ")");
+      const Role needed = Expected().at(key);
+      EXPECT_EQ(Rest(verb, path, "", body).substr(0, 4), "401 ");
+      EXPECT_EQ(Rest(verb, path, revoked_, body).substr(0, 4), "401 ");
+      for (Role r : {V, O, P, A}) {
+        SCOPED_TRACE(Short(r));
+        const std::string reply = Rest(verb, path, secrets_[r], body);
+        if (Includes(r, needed)) {
+          EXPECT_NE(reply.substr(0, 4), "401 ") << reply;
+          EXPECT_NE(reply.substr(0, 4), "403 ") << reply;
+        } else {
+          EXPECT_EQ(reply, absl::StrCat("403 {\"code\":7,\"status\":\"PERMISSION_DENIED\",",
+                                        "\"message\":\"token \\\"", Short(r), "\\\" has role ",
+                                        Short(r), "; this call needs ", Short(needed), "\"}"));
+        }
+      }
+      ++routes;
+    }
+  }
+  EXPECT_EQ(routes, 32u);  // every annotated admin RPC (UploadAsset is a client stream)
 }
 
 TEST_F(AccessTest, AuditLogNamesActorsAndRefusals) {
