@@ -89,7 +89,12 @@ ABSL_FLAG(std::vector<std::string>, grpc_channel_arg, {},
 ABSL_FLAG(int, stream_threads, 8, "threads for the database work of opening device streams");
 ABSL_FLAG(int, engine_tick_ms, 1000, "rollout engine period; 0 turns the engine off");
 ABSL_FLAG(bool, insecure, false,
-          "development mode: admin calls need no token (a warning is logged at every start)");
+          "development mode: admin calls need no token and TLS is not required (a warning is "
+          "logged at every start)");
+ABSL_FLAG(bool, plaintext, false,
+          "serve without TLS although tokens are checked, e.g. behind a TLS-terminating proxy "
+          "(a warning is logged at every start); without TLS one of --plaintext or --insecure "
+          "is needed");
 ABSL_FLAG(std::string, tls_cert_file, "",
           "PEM certificate (chain) for TLS on the gRPC port; with --tls_key_file");
 ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
@@ -274,6 +279,15 @@ int Serve() {
     common::LogEvent(common::LogLevel::kWarning, "security.insecure",
                      {{"message", "admin calls need no token; for development only"}});
   }
+  if (absl::GetFlag(FLAGS_tls_cert_file).empty()) {
+    if (!insecure && !absl::GetFlag(FLAGS_plaintext)) {
+      std::cerr << "otad: no TLS certificate: pass --tls_cert_file and --tls_key_file, or "
+                   "--plaintext (tokens without TLS), or --insecure (development)\n";
+      return 2;
+    }
+    std::cerr << "otad: WARNING: no TLS: tokens cross the network in clear text and devices "
+                 "are not authenticated\n";
+  }
   AccessStore access(db->get(), &common::RealClock());
   AccessGate gate(&access, /*enforce=*/!insecure);
   deps.gate = &gate;
@@ -379,7 +393,7 @@ int Serve() {
       tls.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
     }
     credentials = grpc::SslServerCredentials(tls);
-  } else if (!insecure) {
+  } else {
     common::LogEvent(common::LogLevel::kWarning, "security.plaintext",
                      {{"message", "no TLS (--tls_cert_file): bearer tokens cross the network in "
                                   "clear text and devices are not authenticated"}});

@@ -93,7 +93,8 @@ class AccessTest : public ::testing::Test {
     auto url = cluster_->CreateDatabase();
     ASSERT_TRUE(url.ok()) << url.status();
     std::string grpc_address;
-    auto otad = testing::StartOtad(*url, "access", {"--engine_tick_ms=0"}, &grpc_address, &http_);
+    auto otad = testing::StartOtad(*url, "access", {"--engine_tick_ms=0", "--plaintext"}, &grpc_address,
+                                   &http_);
     ASSERT_TRUE(otad.ok()) << otad.status();
     otad_ = *std::move(otad);
     channel_ = grpc::CreateChannel(grpc_address, grpc::InsecureChannelCredentials());

@@ -222,5 +222,15 @@ TEST_F(TlsTest, DevicesProveWhoTheyAre) {
   EXPECT_NE(Sh("curl -s -m 5 http://" + http_ + "/healthz", &out), 0);
 }
 
+TEST_F(TlsTest, NoTlsNeedsAnExplicitFlag) {
+  auto url = cluster_->CreateDatabase();
+  ASSERT_TRUE(url.ok()) << url.status();
+  std::string out;
+  EXPECT_EQ(Sh("server/otad --grpc_address=127.0.0.1:0 --http_address=127.0.0.1:0 "
+               "--database_url='" + *url + "' --blob_dir=" + dir_ + "/blobs-refused", &out), 2);
+  EXPECT_THAT(out, HasSubstr("otad: no TLS certificate: pass --tls_cert_file and --tls_key_file, "
+                             "or --plaintext (tokens without TLS), or --insecure (development)"));
+}
+
 }  // namespace
 }  // namespace ota

@@ -68,7 +68,8 @@ class WebUiTest : public ::testing::Test {
     ASSERT_TRUE(url.ok()) << url.status();
     std::string grpc_address, http_address;
     auto otad = ota::testing::StartOtad(*url, "web",
-                                        {"--engine_tick_ms=100", "--deployment_poll_seconds=600"},
+                                        {"--engine_tick_ms=100", "--deployment_poll_seconds=600",
+                                         "--plaintext"},
                                         &grpc_address, &http_address);
     ASSERT_TRUE(otad.ok()) << otad.status();
     otad_ = std::move(*otad);

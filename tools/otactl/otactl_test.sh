@@ -26,7 +26,7 @@ db_url="$(bash "$runfiles/deploy/postgres.sh" start "$pg")" || exit 1
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$work/root.key" 2>/dev/null
 openssl pkey -in "$work/root.key" -pubout -out "$work/root.pub" 2>/dev/null
 start_otad "$runfiles/server/otad" "$work/otad.log" --database_url="$db_url" \
-  --blob_dir="$work/blobs" --root_keys_file="$work/root.pub" || exit 1
+  --blob_dir="$work/blobs" --root_keys_file="$work/root.pub" --plaintext || exit 1
 export OTACTL_SERVER="$grpc_addr"
 OTACTL_TOKEN="$("$runfiles/server/otad" token create --database_url="$db_url" --name=admin \
   --role=admin)" || exit 1
