@@ -279,6 +279,8 @@ int Serve() {
     common::LogEvent(common::LogLevel::kWarning, "security.insecure",
                      {{"message", "admin calls need no token; for development only"}});
   }
+  // The TLS certificate and key, for the gRPC and the HTTP port alike.
+  std::string tls_cert_pem, tls_key_pem;
   if (absl::GetFlag(FLAGS_tls_cert_file).empty()) {
     if (!insecure && !absl::GetFlag(FLAGS_plaintext)) {
       std::cerr << "otad: no TLS certificate: pass --tls_cert_file and --tls_key_file, or "
@@ -287,6 +289,18 @@ int Serve() {
     }
     std::cerr << "otad: WARNING: no TLS: tokens cross the network in clear text and devices "
                  "are not authenticated\n";
+    common::LogEvent(common::LogLevel::kWarning, "security.plaintext",
+                     {{"message", "no TLS (--tls_cert_file): bearer tokens cross the network in "
+                                  "clear text and devices are not authenticated"}});
+  } else {
+    auto cert = common::ReadFile(absl::GetFlag(FLAGS_tls_cert_file), 1 << 20);
+    auto key = common::ReadFile(absl::GetFlag(FLAGS_tls_key_file), 1 << 20);
+    if (!cert.ok() || !key.ok()) {
+      std::cerr << "otad: TLS: " << (cert.ok() ? key.status() : cert.status()) << "\n";
+      return 1;
+    }
+    tls_cert_pem = *std::move(cert);
+    tls_key_pem = *std::move(key);
   }
   AccessStore access(db->get(), &common::RealClock());
   AccessGate gate(&access, /*enforce=*/!insecure);
@@ -315,26 +329,9 @@ int Serve() {
       std::cerr << "otad: root keys: " << pem.status() << "\n";
       return 1;
     }
-    // Each PEM block is a public key or a certificate.
-    for (size_t at = pem->find("-----BEGIN "); at != std::string::npos;
-         at = pem->find("-----BEGIN ", at + 1)) {
-      const size_t end = pem->find("-----END ", at);
-      const size_t close = end == std::string::npos ? end : pem->find("-----", end + 9);
-      const std::string block =
-          pem->substr(at, close == std::string::npos ? close : close + 5 - at);
-      if (absl::StartsWith(block, "-----BEGIN CERTIFICATE")) {
-        auto cert = common::Certificate::FromPem(block);
-        if (cert.ok()) {
-          (void)roots.AddCertificate(*cert);
-          continue;
-        }
-      }
-      auto key = common::EcdsaP256PublicKey::FromPem(block);
-      if (!key.ok()) {
-        std::cerr << "otad: root keys: " << key.status() << "\n";
-        return 1;
-      }
-      roots.AddKey(*key, 0, 0, "root key");
+    if (absl::Status s = roots.AddPem(*pem, absl::GetFlag(FLAGS_root_keys_file)); !s.ok()) {
+      std::cerr << "otad: root keys: " << s << "\n";
+      return 1;
     }
   }
   KeyListStore key_lists(db->get(), &common::RealClock(), &roots);
@@ -378,25 +375,15 @@ int Serve() {
   grpc::ServerBuilder builder;
   int port = 0;
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
-  if (!absl::GetFlag(FLAGS_tls_cert_file).empty()) {
-    auto cert = common::ReadFile(absl::GetFlag(FLAGS_tls_cert_file), 1 << 20);
-    auto key = common::ReadFile(absl::GetFlag(FLAGS_tls_key_file), 1 << 20);
-    if (!cert.ok() || !key.ok()) {
-      std::cerr << "otad: TLS: " << (cert.ok() ? key.status() : cert.status()) << "\n";
-      return 1;
-    }
+  if (!tls_cert_pem.empty()) {
     grpc::SslServerCredentialsOptions tls;
-    tls.pem_key_cert_pairs.push_back({*key, *cert});
+    tls.pem_key_cert_pairs.push_back({tls_key_pem, tls_cert_pem});
     if (device_ca) {
       // Devices present certificates of the fleet CA; operators, tokens.
       tls.pem_root_certs = device_ca->certificate.ToPem();
       tls.client_certificate_request = GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
     }
     credentials = grpc::SslServerCredentials(tls);
-  } else {
-    common::LogEvent(common::LogLevel::kWarning, "security.plaintext",
-                     {{"message", "no TLS (--tls_cert_file): bearer tokens cross the network in "
-                                  "clear text and devices are not authenticated"}});
   }
   builder.AddListeningPort(absl::GetFlag(FLAGS_grpc_address), credentials, &port);
   builder.SetMaxReceiveMessageSize(8 << 20);
@@ -456,18 +443,9 @@ int Serve() {
   http_options.idle_timeout_seconds = absl::GetFlag(FLAGS_http_idle_timeout_seconds);
   http_options.connection_limit = absl::GetFlag(FLAGS_http_connection_limit);
   http_options.metrics = &metrics;
-  if (!absl::GetFlag(FLAGS_tls_cert_file).empty()) {
-    // The same certificate as the gRPC port: REST, the page and payloads
-    // over https.
-    auto cert = common::ReadFile(absl::GetFlag(FLAGS_tls_cert_file), 1 << 20);
-    auto key = common::ReadFile(absl::GetFlag(FLAGS_tls_key_file), 1 << 20);
-    if (!cert.ok() || !key.ok()) {
-      std::cerr << "otad: TLS: " << (cert.ok() ? key.status() : cert.status()) << "\n";
-      return 1;
-    }
-    http_options.tls_cert_pem = *cert;
-    http_options.tls_key_pem = *key;
-  }
+  // REST, the page and payloads over https with the same certificate.
+  http_options.tls_cert_pem = tls_cert_pem;
+  http_options.tls_key_pem = tls_key_pem;
   auto http = HttpServer::Start(
       http_options,
       {{kPayloadPrefix, [&payloads](const HttpRequest& r) { return payloads.Handle(r); },

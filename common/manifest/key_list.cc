@@ -58,7 +58,8 @@ absl::StatusOr<ota::v1::SignedKeyList> SignKeyList(
 
 absl::StatusOr<ota::v1::KeyList> VerifyKeyList(const ota::v1::SignedKeyList& signed_list,
                                                const TrustStore& roots, uint64_t held_version,
-                                               int64_t now_unix) {
+                                               int64_t now_unix,
+                                               std::vector<std::string>* signers) {
   if (signed_list.ByteSizeLong() > kMaxSignedKeyListSize) {
     return ReasonError(absl::StatusCode::kResourceExhausted, ota::v1::REASON_TOO_LARGE,
                        absl::StrCat("key list is ", signed_list.ByteSizeLong(),
@@ -91,6 +92,7 @@ absl::StatusOr<ota::v1::KeyList> VerifyKeyList(const ota::v1::SignedKeyList& sig
                        absl::StrCat("key list version ", list.version(), " expired at ",
                                     list.expires_unix(), ", now is ", now_unix));
   }
+  if (signers != nullptr) *signers = *std::move(verified);
   return list;
 }
 

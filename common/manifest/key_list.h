@@ -13,6 +13,7 @@
 #define OTA_COMMON_MANIFEST_KEY_LIST_H_
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -40,10 +41,12 @@ absl::StatusOr<ota::v1::SignedKeyList> SignKeyList(
 // its fields are valid, it is newer than `held_version`
 // (FAILED_PRECONDITION, REASON_ROLLBACK otherwise) and not stale at
 // `now_unix` (FAILED_PRECONDITION, REASON_EXPIRED). RESOURCE_EXHAUSTED,
-// REASON_TOO_LARGE above kMaxSignedKeyListSize.
+// REASON_TOO_LARGE above kMaxSignedKeyListSize. `signers`, when not null,
+// gets the root keys whose signatures verified.
 absl::StatusOr<ota::v1::KeyList> VerifyKeyList(const ota::v1::SignedKeyList& signed_list,
                                                const TrustStore& roots, uint64_t held_version,
-                                               int64_t now_unix);
+                                               int64_t now_unix,
+                                               std::vector<std::string>* signers = nullptr);
 
 // The manifest trust store a verified list makes: its keys, each until its
 // expiry, and its threshold.

@@ -42,6 +42,11 @@ class TrustStore {
   void AddKey(const EcdsaP256PublicKey& key, int64_t not_before_unix,
               int64_t not_after_unix, std::string description);
 
+  // Trusts every PEM block of `pem`: a CERTIFICATE as AddCertificate does,
+  // a PUBLIC KEY with no time limit, described as `description`.
+  // INVALID_ARGUMENT when there is no block or one does not parse.
+  absl::Status AddPem(absl::string_view pem, const std::string& description);
+
   // Marks a key revoked. NOT_FOUND when the key id is unknown.
   absl::Status Revoke(absl::string_view key_id);
 

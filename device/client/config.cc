@@ -67,21 +67,7 @@ absl::StatusOr<common::TrustStore> LoadRoots(const DeviceConfig& config) {
   for (const std::string& file : config.root_keys()) {
     absl::StatusOr<std::string> pem = common::ReadFile(file, 1 << 20);
     if (!pem.ok()) return pem.status();
-    if (absl::StrContains(*pem, "BEGIN CERTIFICATE")) {
-      absl::StatusOr<common::Certificate> cert = common::Certificate::Parse(*pem);
-      if (!cert.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(file, ": ", cert.status().message()));
-      }
-      if (absl::Status s = roots.AddCertificate(*cert); !s.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(file, ": ", s.message()));
-      }
-      continue;
-    }
-    absl::StatusOr<common::EcdsaP256PublicKey> key = common::EcdsaP256PublicKey::FromPem(*pem);
-    if (!key.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(file, ": ", key.status().message()));
-    }
-    roots.AddKey(*key, 0, 0, file);
+    if (absl::Status s = roots.AddPem(*pem, file); !s.ok()) return s;
   }
   return roots;
 }

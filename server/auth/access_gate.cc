@@ -28,9 +28,18 @@ std::optional<ota::v1::Role> RequiredRole(absl::string_view method) {
   return ota::v1::ROLE_ADMIN;
 }
 
-bool ChangesState(absl::string_view method) {
+namespace {
+
+// "StartCampaign" of "/ota.v1.CampaignService/StartCampaign".
+absl::string_view MethodName(absl::string_view method) {
   const size_t slash = method.rfind('/');
-  const absl::string_view name = method.substr(slash == absl::string_view::npos ? 0 : slash + 1);
+  return method.substr(slash == absl::string_view::npos ? 0 : slash + 1);
+}
+
+}  // namespace
+
+bool ChangesState(absl::string_view method) {
+  const absl::string_view name = MethodName(method);
   return !(absl::StartsWith(name, "Get") || absl::StartsWith(name, "List") ||
            absl::StartsWith(name, "Watch"));
 }
@@ -67,8 +76,7 @@ std::string TargetOf(const google::protobuf::Message& request, int depth = 1) {
 
 // Calls that create a resource: the audit log names the resource made.
 bool Creates(absl::string_view method) {
-  const size_t slash = method.rfind('/');
-  const absl::string_view name = method.substr(slash == absl::string_view::npos ? 0 : slash + 1);
+  const absl::string_view name = MethodName(method);
   return absl::StartsWith(name, "Create") || absl::StartsWith(name, "Register") ||
          absl::StartsWith(name, "Upload");
 }

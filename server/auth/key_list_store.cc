@@ -1,8 +1,8 @@
 #include "server/auth/key_list_store.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/manifest/key_list.h"
-#include "common/manifest/verifier.h"
 
 namespace ota::server {
 namespace {
@@ -43,17 +43,12 @@ absl::StatusOr<ota::v1::KeyListRecord> KeyListStore::Publish(
     txn.exec("LOCK TABLE key_lists IN EXCLUSIVE MODE");
     const uint64_t latest =
         txn.exec("SELECT coalesce(max(version), 0) FROM key_lists")[0][0].as<uint64_t>();
-    absl::StatusOr<ota::v1::KeyList> list = common::VerifyKeyList(signed_list, *roots_, latest, now);
+    std::vector<std::string> signers;
+    absl::StatusOr<ota::v1::KeyList> list =
+        common::VerifyKeyList(signed_list, *roots_, latest, now, &signers);
     if (!list.ok()) return list.status();
-    absl::StatusOr<std::vector<std::string>> signers = common::VerifySignatures(
-        signed_list.key_list(), signed_list.signatures(), *roots_, now, "key list");
-    if (!signers.ok()) return signers.status();
     const std::string bytes = signed_list.SerializeAsString();
-    std::string ids = "{";
-    for (size_t i = 0; i < signers->size(); ++i) {
-      absl::StrAppend(&ids, i ? "," : "", (*signers)[i]);
-    }
-    ids += "}";
+    const std::string ids = absl::StrCat("{", absl::StrJoin(signers, ","), "}");
     pqxx::result r = txn.exec_params(
         "INSERT INTO key_lists (version, signed_key_list, signing_key_ids, published_unix) "
         "VALUES ($1, $2, $3::text[], $4) RETURNING *",

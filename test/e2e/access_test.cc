@@ -29,6 +29,7 @@
 #include "server/store/database.h"
 #include "test/e2e/otad_process.h"
 #include "test/pg/postgres_cluster.h"
+#include "test/process/subprocess.h"
 
 namespace ota {
 namespace {
@@ -160,12 +161,7 @@ class AccessTest : public ::testing::Test {
     if (!secret.empty()) absl::StrAppend(&cmd, "-H 'Authorization: Bearer ", secret, "' ");
     if (!body.empty()) absl::StrAppend(&cmd, "-d '", body, "' ");
     absl::StrAppend(&cmd, "'http://", http_, path, "'");
-    std::string out;
-    FILE* p = popen(cmd.c_str(), "r");
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-    pclose(p);
+    const std::string out = testing::RunCommand(cmd).output;
     const size_t sp = out.rfind(' ');
     return out.substr(sp + 1) + " " + out.substr(0, sp);
   }

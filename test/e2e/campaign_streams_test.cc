@@ -16,6 +16,7 @@
 #include "test/e2e/device_stub.h"
 #include "test/e2e/otad_process.h"
 #include "test/pg/postgres_cluster.h"
+#include "test/process/subprocess.h"
 
 namespace ota {
 namespace {
@@ -123,13 +124,7 @@ class CampaignStreamsTest : public ::testing::Test {
 
   // otad's /metrics, as text.
   std::string Metrics() {
-    std::string out;
-    FILE* p = popen(("curl -s http://" + http_ + "/metrics").c_str(), "r");
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
-    pclose(p);
-    return out;
+    return ota::testing::RunCommand("curl -s http://" + http_ + "/metrics").output;
   }
 
   static ota::testing::PostgresCluster* cluster_;

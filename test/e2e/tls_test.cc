@@ -19,6 +19,7 @@
 #include "server/store/database.h"
 #include "test/e2e/otad_process.h"
 #include "test/pg/postgres_cluster.h"
+#include "test/process/subprocess.h"
 
 namespace ota {
 namespace {
@@ -27,16 +28,12 @@ using ::testing::HasSubstr;
 
 std::string Tmp() { return std::getenv("TEST_TMPDIR"); }
 
-// Runs a shell command; returns its exit code, its output in `out`.
+// Runs a shell command; returns its exit code, its output (stderr too) in
+// `out`.
 int Sh(const std::string& cmd, std::string* out = nullptr) {
-  std::string text;
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) text.append(buf, n);
-  const int status = pclose(p);
-  if (out != nullptr) *out = text;
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  testing::CommandResult r = testing::RunCommand(cmd + " 2>&1");
+  if (out != nullptr) *out = r.output;
+  return r.exit_code;
 }
 
 std::string Read(const std::string& path) {

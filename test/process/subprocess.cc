@@ -1,5 +1,7 @@
 #include "test/process/subprocess.h"
 
+#include <cstdio>
+
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -73,6 +75,18 @@ int Subprocess::Stop(int signal) {
   waitpid(pid_, &status, 0);
   pid_ = -1;
   return status;
+}
+
+CommandResult RunCommand(const std::string& command) {
+  CommandResult result;
+  FILE* p = popen(command.c_str(), "r");
+  if (p == nullptr) return result;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) result.output.append(buf, n);
+  const int status = pclose(p);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
 }
 
 }  // namespace ota::testing

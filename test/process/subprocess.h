@@ -19,6 +19,16 @@
 
 namespace ota::testing {
 
+// What a shell command printed on standard output, and its exit code
+// (-1 when it did not exit normally).
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+// Runs `command` with /bin/sh and waits for it.
+CommandResult RunCommand(const std::string& command);
+
 class Subprocess {
  public:
   // Starts argv[0] (a path) with `argv`; stderr goes to the test's stderr.
