@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <condition_variable>
 #include <cstring>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -17,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "common/crypto/bytes.h"
 #include "common/crypto/sha256.h"
+#include "common/crypto/sha256_pair.h"
 #include "common/status/reason.h"
 
 namespace ota::device {
@@ -74,31 +74,29 @@ struct Block {
   const char* data = nullptr;
 };
 
-// The ring between one producer (the thread receiving the body) and
-// kConsumers consumers that each see every block, in order. A block is
-// reused once every consumer is done with it. A producer that finds the
-// ring full sleeps until half of it is free again, and a consumer that ran
-// dry until two blocks wait for it (or the ring is closed), so threads wake
-// once per few blocks rather than once per block.
+// The ring between one producer (the thread receiving the body) and one
+// consumer that sees every block, in order. A block is reused once the
+// consumer is done with it. A producer that finds the ring full sleeps
+// until half of it is free again, and a consumer that ran dry until two
+// blocks wait for it (or the ring is closed), so threads wake once per few
+// blocks rather than once per block.
 class Ring {
  public:
-  static constexpr int kConsumers = 2;
-
   explicit Ring(char* memory) : memory_(memory) {}
 
   // Producer: the next free block's memory (kBlockSize bytes), waiting for
   // the slowest consumer if every block is taken.
   char* Acquire() {
     std::unique_lock<std::mutex> lock(mu_);
-    if (produced_ - Slowest() == kRingBlocks) {
+    if (produced_ - consumed_ == kRingBlocks) {
       producer_waiting_ = true;
-      producer_cv_.wait(lock, [this] { return produced_ - Slowest() <= kRingBlocks / 2; });
+      producer_cv_.wait(lock, [this] { return produced_ - consumed_ <= kRingBlocks / 2; });
       producer_waiting_ = false;
     }
     return Slot(produced_);
   }
   // Producer: hands the block from Acquire, holding `size` bytes from
-  // payload `offset`, to the consumers.
+  // payload `offset`, to the consumer.
   void Publish(uint64_t offset, size_t size) {
     std::lock_guard<std::mutex> lock(mu_);
     Block& b = blocks_[produced_ % kRingBlocks];
@@ -106,7 +104,7 @@ class Ring {
     b.size = size;
     b.data = Slot(produced_);
     ++produced_;
-    if (consumers_waiting_ > 0 && (Ready(0) || Ready(1))) consumer_cv_.notify_all();
+    if (consumer_waiting_ && Ready()) consumer_cv_.notify_one();
   }
   // Producer: no more blocks.
   void Close() {
@@ -115,32 +113,31 @@ class Ring {
     consumer_cv_.notify_all();
   }
 
-  // Consumer `c`: its next block, waiting for one; false once the ring is
+  // Consumer: the next block, waiting for one; false once the ring is
   // closed and every block was seen. Release() it when done.
-  bool Next(int c, Block* block) {
+  bool Next(Block* block) {
     std::unique_lock<std::mutex> lock(mu_);
-    if (consumed_[c] == produced_ && !closed_) {
-      ++consumers_waiting_;
-      consumer_cv_.wait(lock, [this, c] { return Ready(c) || closed_; });
-      --consumers_waiting_;
+    if (consumed_ == produced_ && !closed_) {
+      consumer_waiting_ = true;
+      consumer_cv_.wait(lock, [this] { return Ready() || closed_; });
+      consumer_waiting_ = false;
     }
-    if (consumed_[c] == produced_) return false;
-    *block = blocks_[consumed_[c] % kRingBlocks];
+    if (consumed_ == produced_) return false;
+    *block = blocks_[consumed_ % kRingBlocks];
     return true;
   }
-  void Release(int c) {
+  void Release() {
     std::lock_guard<std::mutex> lock(mu_);
-    ++consumed_[c];
-    if (producer_waiting_ && produced_ - Slowest() <= kRingBlocks / 2) {
+    ++consumed_;
+    if (producer_waiting_ && produced_ - consumed_ <= kRingBlocks / 2) {
       producer_cv_.notify_one();
     }
   }
 
  private:
-  int64_t Slowest() const { return std::min(consumed_[0], consumed_[1]); }
   // Whether a consumer that ran dry has enough to wake for: two blocks
   // (the rest comes with Close()).
-  bool Ready(int c) const { return produced_ - consumed_[c] >= 2; }
+  bool Ready() const { return produced_ - consumed_ >= 2; }
   char* Slot(int64_t n) { return memory_ + (n % kRingBlocks) * kBlockSize; }
 
   char* const memory_;
@@ -149,10 +146,10 @@ class Ring {
   std::condition_variable consumer_cv_;
   Block blocks_[kRingBlocks];
   int64_t produced_ = 0;
-  int64_t consumed_[kConsumers] = {0, 0};
+  int64_t consumed_ = 0;
   bool closed_ = false;
   bool producer_waiting_ = false;
-  int consumers_waiting_ = 0;
+  bool consumer_waiting_ = false;
 };
 
 }  // namespace
@@ -161,16 +158,17 @@ class Ring {
 //
 // Threads: Fetch runs on the caller's thread, which receives the body and
 // copies it into the ring. Behind it, for the length of one request, the
-// sink worker writes each block into the sink, checks each chunk against
-// its digest and checkpoints (so on_chunk runs on it), while the digest
-// worker feeds the whole-payload SHA-256 from the same blocks. With a sink
-// that flushes alongside writes, a third worker takes the checkpoints
-// (flush, then on_chunk), one at a time, while the sink worker writes on. The
-// whole-payload digest is taken at chunk ends (a copy of its state each
-// time) so that a chunk that fails, or a request cut in the middle of one,
-// can be taken back out without hashing the verified prefix again. Every
-// other member is touched by one thread at a time: the workers start after
-// Fetch set up the request and are joined before it looks at the outcome.
+// sink worker writes each block into the sink and feeds it to the chunk's
+// and the whole payload's SHA-256 in one pass (Sha256Pair), checks each
+// chunk against its digest and checkpoints (so on_chunk runs on it). With a
+// sink that flushes alongside writes, a second worker takes the
+// checkpoints (flush, then on_chunk), one at a time, while the sink worker
+// writes on. Both digests are kept as of the last verified chunk's end (a
+// copy of their state, taken at each chunk that matches) so that a chunk
+// that fails, or a request cut in the middle of one, is taken back out
+// without hashing the verified prefix again. Every other member is touched
+// by one thread at a time: the workers start after Fetch set up the
+// request and are joined before it looks at the outcome.
 class PayloadDownloader::Run {
  public:
   Run(const ota::v1::Payload& payload, BlockDevice* sink,
@@ -238,17 +236,16 @@ class PayloadDownloader::Run {
       source_etag_ = progress_->etag;
     }
     for (uint64_t i = 0; i < claimed; ++i) {
-      ota::common::Sha256 chunk;
-      absl::Status s = ReadBack(ChunkStart(i), ChunkEnd(i), &chunk, &whole_);
-      if (!s.ok()) return s;
-      if (chunk.Finish() != payload_.chunk_sha256(i)) {
-        whole_ = ota::common::Sha256();
-        s = ReadBack(0, ChunkStart(i), nullptr, &whole_);
-        if (!s.ok()) return s;
+      ota::common::Sha256Pair hashes = at_verified_;
+      if (absl::Status s = ReadBack(ChunkStart(i), ChunkEnd(i), &hashes); !s.ok()) {
+        return s;
+      }
+      if (hashes.FinishFirst() != payload_.chunk_sha256(i)) {
         progress_->verified_chunks = i;
         break;
       }
       verified_ = i + 1;
+      at_verified_ = hashes;
     }
     reported_ = requested_ = verified_;
     return absl::OkStatus();
@@ -276,7 +273,7 @@ class PayloadDownloader::Run {
     fetch.total_timeout_seconds = options_.total_timeout_seconds;
     fetch.cancel = cancel_;
 
-    chunk_hash_ = ota::common::Sha256();
+    hashes_ = at_verified_;
     uint64_t pos = offset;  // the next body byte's payload offset
     uint64_t skip = 0;
     Attempt failure;        // the receiving side's
@@ -287,8 +284,6 @@ class PayloadDownloader::Run {
     attempt_ = AttemptSource{uri_index, recorded_etag, std::string(), false};
     sink_failure_ = Attempt{};
     sink_failed_ = false;
-    verified_now_ = verified_;
-    snapshots_.clear();
     checkpoint_pending_ = checkpoint_closed_ = false;
     checkpoint_error_ = absl::OkStatus();
 
@@ -297,7 +292,6 @@ class PayloadDownloader::Run {
     uint64_t block_offset = 0;
     size_t block_size = 0;
     std::thread sink_worker([&] { SinkWorker(&ring); });
-    std::thread digest_worker([&] { DigestWorker(&ring, offset); });
     std::thread checkpoint_worker;
     if (background_checkpoints_) checkpoint_worker = std::thread([&] { CheckpointWorker(); });
 
@@ -379,12 +373,10 @@ class PayloadDownloader::Run {
     if (block != nullptr && block_size > 0) ring.Publish(block_offset, block_size);
     ring.Close();
     sink_worker.join();
-    digest_worker.join();
     if (checkpoint_worker.joinable()) {
       CloseCheckpoints();
       checkpoint_worker.join();
     }
-    AdoptWholeDigest();
 
     // A failed checkpoint concerns the earliest bytes, the sink worker's
     // failure earlier ones than the receiving side's.
@@ -428,7 +420,7 @@ class PayloadDownloader::Run {
   // Once every chunk is verified: the whole-payload check.
   absl::Status Finish() {
     if (absl::Status s = Checkpoint(); !s.ok()) return s;
-    std::string digest = whole_.Finish();
+    std::string digest = at_verified_.FinishSecond();
     if (digest != payload_.sha256()) {
       return ReasonError(absl::StatusCode::kDataLoss,
                          ota::v1::REASON_PAYLOAD_DIGEST_MISMATCH,
@@ -446,18 +438,15 @@ class PayloadDownloader::Run {
   }
   uint64_t ChunkEnd(uint64_t i) const { return ChunkStart(i + 1); }
 
-  // Reads sink bytes [start, end) through the ring's memory into the
-  // hashers given (either may be null). Only while no request runs.
-  absl::Status ReadBack(uint64_t start, uint64_t end, ota::common::Sha256* a,
-                        ota::common::Sha256* b) {
+  // Reads sink bytes [start, end) through the ring's memory into both
+  // `hashes`. Only while no request runs.
+  absl::Status ReadBack(uint64_t start, uint64_t end, ota::common::Sha256Pair* hashes) {
     for (uint64_t at = start; at < end;) {
       size_t n = static_cast<size_t>(std::min<uint64_t>(kBlockSize, end - at));
       if (absl::Status s = sink_->Read(at, memory_.get(), n); !s.ok()) {
         return StorageError(s, absl::StrCat("reading payload bytes at ", at));
       }
-      absl::string_view data(memory_.get(), n);
-      if (a != nullptr) a->Update(data);
-      if (b != nullptr) b->Update(data);
+      hashes->Update(absl::string_view(memory_.get(), n));
       at += n;
     }
     return absl::OkStatus();
@@ -534,7 +523,7 @@ class PayloadDownloader::Run {
   // chunk checked at its end. After a failure it only lets blocks go by.
   void SinkWorker(Ring* ring) {
     Block b;
-    while (ring->Next(0, &b)) {
+    while (ring->Next(&b)) {
       // sink_failed_ alone: a checkpoint failed.
       if (sink_failure_.cause == Cause::kNone && !sink_failed_.load()) {
         Attempt a = Store(b);
@@ -543,7 +532,7 @@ class PayloadDownloader::Run {
           sink_failed_ = true;
         }
       }
-      ring->Release(0);
+      ring->Release();
     }
   }
 
@@ -560,7 +549,7 @@ class PayloadDownloader::Run {
         return Attempt{Cause::kStop,
                        StorageError(s, absl::StrCat("writing payload bytes at ", pos))};
       }
-      chunk_hash_.Update(part);
+      hashes_.Update(part);
       pos += n;
       data.remove_prefix(n);
       if (pos == end) {
@@ -571,49 +560,6 @@ class PayloadDownloader::Run {
     return Attempt{};
   }
 
-  // The digest worker: every block into a copy of the whole-payload digest
-  // (which covers [0, first)), with a copy of its state kept at each chunk
-  // end the sink worker may still verify.
-  void DigestWorker(Ring* ring, uint64_t first) {
-    ota::common::Sha256 running = whole_.Clone();
-    uint64_t pos = first;
-    uint64_t chunk = first / std::max<uint64_t>(chunk_size_, 1);
-    Block b;
-    while (ring->Next(1, &b)) {
-      absl::string_view data(b.data, b.size);
-      while (!data.empty()) {
-        const uint64_t end = ChunkEnd(chunk);
-        size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), end - pos));
-        running.Update(data.substr(0, n));
-        pos += n;
-        data.remove_prefix(n);
-        if (pos == end) {
-          ++chunk;
-          const uint64_t verified = verified_now_.load(std::memory_order_acquire);
-          std::lock_guard<std::mutex> lock(snapshots_mu_);
-          // Chunk ends before the last verified one can no longer be needed.
-          while (!snapshots_.empty() && snapshots_.front().first < verified) {
-            snapshots_.pop_front();
-          }
-          snapshots_.emplace_back(chunk, running.Clone());
-        }
-      }
-      ring->Release(1);
-    }
-  }
-
-  // After a request: the whole-payload digest as of the last verified
-  // chunk's end.
-  void AdoptWholeDigest() {
-    for (auto& [chunk, digest] : snapshots_) {
-      if (chunk == verified_) {
-        whole_ = std::move(digest);
-        break;
-      }
-    }
-    snapshots_.clear();
-  }
-
   // The current chunk has all its bytes: check it, and on a match count it,
   // add it to the whole-payload digest and checkpoint when due.
   Attempt CompleteChunk() {
@@ -621,7 +567,7 @@ class PayloadDownloader::Run {
     const std::string& etag = attempt_.etag;
     const std::string& recorded_etag = attempt_.recorded_etag;
     const bool changed = attempt_.changed;
-    if (chunk_hash_.Finish() != payload_.chunk_sha256(static_cast<int>(i))) {
+    if (hashes_.FinishFirst() != payload_.chunk_sha256(static_cast<int>(i))) {
       std::string message =
           absl::StrCat("chunk ", i, " (bytes ", ChunkStart(i), "-", ChunkEnd(i) - 1,
                        ") does not match its sha256 in the manifest");
@@ -638,7 +584,7 @@ class PayloadDownloader::Run {
                                  ota::v1::REASON_CHUNK_DIGEST_MISMATCH, message)};
     }
     verified_ = i + 1;
-    verified_now_.store(verified_, std::memory_order_release);
+    at_verified_ = hashes_;
     source_uri_ = attempt_.uri_index;
     source_etag_ = etag;
     const uint64_t since = ChunkStart(verified_) - ChunkStart(requested_);
@@ -670,8 +616,10 @@ class PayloadDownloader::Run {
   bool checkpoint_failed_ = false;  // a flush or on_chunk failed: no more
   int source_uri_ = -1;      // the URI and ETag the verified bytes came from
   std::string source_etag_;
-  ota::common::Sha256 whole_;       // over sink bytes [0, ChunkStart(verified_))
-  ota::common::Sha256 chunk_hash_;  // over the current chunk's bytes so far
+  // First the current chunk's digest, second the whole payload's: as of
+  // the bytes stored so far, and as of ChunkStart(verified_).
+  ota::common::Sha256Pair hashes_;
+  ota::common::Sha256Pair at_verified_;
 
   // Where the current request's bytes come from.
   struct AttemptSource {
@@ -683,10 +631,6 @@ class PayloadDownloader::Run {
   AttemptSource attempt_;
   Attempt sink_failure_;                  // the sink worker's, this request
   std::atomic<bool> sink_failed_{false};  // sink_failure_ is set
-  std::atomic<uint64_t> verified_now_{0}; // verified_, for the digest worker
-  // Whole-payload digests at chunk ends: (chunks before, state).
-  std::mutex snapshots_mu_;
-  std::deque<std::pair<uint64_t, ota::common::Sha256>> snapshots_;
 
   // Checkpoints taken off the sink worker (see RequestCheckpoint).
   const bool background_checkpoints_;

@@ -18,10 +18,12 @@
 //
 // Memory does not depend on the payload or chunk size: body bytes pass
 // through a fixed ring of a few blocks (256 KiB in all) from the thread
-// that receives them to two workers, one writing them into the sink and
-// checking each chunk, one feeding the whole-payload SHA-256, so the two
-// digests and the writes overlap the transfer instead of following it
-// (and, on a sink that allows it, a third taking the checkpoints).
+// that receives them to a worker that writes them into the sink and feeds
+// the chunk's and the whole payload's SHA-256 in one pass (Sha256Pair:
+// two digests for about the price of one on CPUs with SHA instructions),
+// so the digests and the writes overlap the transfer instead of following
+// it (and, on a sink that allows it, a second worker takes the
+// checkpoints).
 // Both digests are computed over the bytes as written; reading the slot
 // back is the installer's check (Updater does it before activation).
 #ifndef OTA_DEVICE_DOWNLOAD_DOWNLOADER_H_
