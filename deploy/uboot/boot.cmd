@@ -26,17 +26,19 @@
 # Board settings.
 
 # Flash, from the seed's "New Layout":
-#   0x00B80000  512 KiB  bootflags   header copy 0 at +0, copy 1 at +64 KiB
+#   0x00B80000  512 KiB  bootflags   header copy 0 at +0, copy 1 at +256 KiB
 #   0x00C00000   48 MiB  root_a      UBI
 #   0x04400000   48 MiB  root_b      UBI
 # kBootHeaderCopyOffsets in boot_header.h must match ota_flags0/ota_flags1.
-# Each copy is erased and rewritten alone, so it must own its erase blocks:
-# ota_span is one erase block and the copies are ota_span apart. On NAND
-# whose erase block is 128 KiB, move copy 1 to +128 KiB here and in
-# boot_header.h, and set ota_span to 0x20000.
+# Each copy is erased and rewritten alone, so it must own its erase block:
+# ota_span is one erase block (128 KiB on the seed's NAND; 64 KiB flash
+# takes 0x10000 here and nothing else changes). The copies are 256 KiB
+# apart, so with 128 KiB blocks each has a spare block behind it: nand read
+# and write skip a bad block to the next good one, and a copy whose block
+# went bad lands in its spare, never on the other copy.
 setenv ota_flags0 0x00B80000
-setenv ota_flags1 0x00B90000
-setenv ota_span 0x10000
+setenv ota_flags1 0x00BC0000
+setenv ota_span 0x20000
 
 # U-Boot attaches the slots by name; Linux gets the same names.
 setenv mtdids nand0=nand0

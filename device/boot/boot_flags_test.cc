@@ -64,11 +64,11 @@ TEST_F(BootFlagsTest, TooSmallADeviceIsRefused) {
   BootFlags flags(&small);
   EXPECT_THAT(flags.Load(),
               StatusIs(absl::StatusCode::kFailedPrecondition,
-                       Eq(absl::StrCat("bootflags device is 65663 bytes, "
-                                       "needs at least 65664"))));
+                       Eq(absl::StrCat("bootflags device is 262271 bytes, "
+                                       "needs at least 262272"))));
   EXPECT_THAT(flags.Write(BootHeader{}),
               StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("needs at least 65664")));
+                       HasSubstr("needs at least 262272")));
 }
 
 TEST_F(BootFlagsTest, WritesAlternateBetweenCopiesAndCountUp) {

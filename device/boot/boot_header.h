@@ -17,7 +17,7 @@
 //
 // The bootflags area (512 KiB at NAND offset 0x00B80000 in the seed's
 // layout) holds two copies of the header: copy 0 at offset 0, copy 1 at
-// offset 64 KiB (kBootHeaderCopyOffsets). Each copy is one 128-byte record,
+// offset 256 KiB (kBootHeaderCopyOffsets). Each copy is one 128-byte record,
 // little-endian:
 //
 //   offset size field
@@ -45,8 +45,11 @@
 //
 // A copy is valid when its magic, CRC, version and fields check out
 // (DecodeBootHeader). On NAND the two copies must lie in different erase
-// blocks, so that erasing one never touches the other: 64 KiB apart suits
-// flash whose erase block is at most 64 KiB.
+// blocks, so that erasing one never touches the other. 256 KiB apart suits
+// erase blocks up to 256 KiB, and with the 128 KiB blocks of the seed's
+// NAND leaves a spare block after each copy: U-Boot's nand read and write
+// skip a bad block to the next good one, so a copy whose block goes bad
+// moves into its spare, never onto the other copy.
 //
 // ## Writing (BootFlags::Write)
 //
@@ -110,7 +113,7 @@ inline constexpr uint16_t kBootHeaderVersion = 1;
 inline constexpr size_t kBootHeaderSize = 128;
 inline constexpr size_t kImageSha256Size = 32;
 // Where each copy starts within the bootflags area.
-inline constexpr uint64_t kBootHeaderCopyOffsets[2] = {0, 64 * 1024};
+inline constexpr uint64_t kBootHeaderCopyOffsets[2] = {0, 256 * 1024};
 // The smallest bootflags device that holds both copies.
 inline constexpr uint64_t kBootFlagsMinSize =
     kBootHeaderCopyOffsets[1] + kBootHeaderSize;

@@ -181,7 +181,7 @@ scenario "copy 0 bad CRC" state.img "boot b: trial attempt 1 of 2" "counter  3"
 
 # Copy 1 (counter 4, the newest) fails its CRC: copy 0 (counter 3) is used.
 cp after_trial2.img state.img
-poke state.img $((0x10000 + 0x60))
+poke state.img $((0x40000 + 0x60))
 expect "copy 1 damaged" 0 "counter  3" -- "$bootsim" show --bootflags state.img
 scenario "copy 1 bad CRC" state.img "boot b: trial attempt 2 of 2" "counter  4"
 
@@ -189,7 +189,7 @@ scenario "copy 1 bad CRC" state.img "boot b: trial attempt 2 of 2" "counter  4"
 # (Boot(): "no valid boot header"; the board stays at the U-Boot prompt).
 cp after_trial1.img state.img
 poke state.img $((0x40))
-poke state.img $((0x10000 + 0x40))
+poke state.img $((0x40000 + 0x40))
 cp state.img before.img
 scenario "both copies bad CRC" state.img "no bootable slot: no valid boot header"
 check "both copies bad CRC: nothing written" cmp state.img before.img
