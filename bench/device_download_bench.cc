@@ -25,7 +25,6 @@
 //                            libraries mapped, digests computed>
 //   peak_rss_kib <ru_maxrss of this process>
 // bench/device_download.sh runs it beside curl and prints the ratios.
-#include <openssl/crypto.h>
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -131,7 +130,6 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr);
   Flags flags;
   if (!ParseFlags(argc, argv, &flags)) {
     std::fputs(kUsage, stderr);
