@@ -171,21 +171,44 @@ fi
 
 # ---------------------------------------------------------------------------
 # Step 2: the newest valid copy is the one with the higher counter; copy 0
-# on a tie (BootFlags::Load). The u64 counter is compared as two 32-bit
-# words. itest compares signed longs, which is exact while each word stays
-# below 2^31: two billion header writes, far beyond a device's life.
+# on a tie (BootFlags::Load). itest compares signed numbers, so the u64
+# counter is compared as four 16-bit pieces, most significant first
+# (ota_c<copy><piece>, piece 3 the highest): each is below 2^16, so
+# positive whatever the width of U-Boot's long.
 
 setenv ota_pick none
-setexpr ota_lo0 ${ota_buf0} + 10
-setexpr ota_hi0 ${ota_buf0} + 14
-setexpr ota_lo1 ${ota_buf1} + 10
-setexpr ota_hi1 ${ota_buf1} + 14
 if test ${ota_ok0} = 1 && test ${ota_ok1} = 1; then
+  for ota_i in 0 1; do
+    setenv ota_h ${ota_buf0}
+    if test ${ota_i} = 1; then
+      setenv ota_h ${ota_buf1}
+    fi
+    setexpr ota_lo ${ota_h} + 10
+    setexpr ota_hi ${ota_h} + 14
+    setexpr.l ota_p0 *${ota_lo} % 10000
+    setexpr.l ota_p1 *${ota_lo} / 10000
+    setexpr.l ota_p2 *${ota_hi} % 10000
+    setexpr.l ota_p3 *${ota_hi} / 10000
+    setenv ota_c${ota_i}0 ${ota_p0}
+    setenv ota_c${ota_i}1 ${ota_p1}
+    setenv ota_c${ota_i}2 ${ota_p2}
+    setenv ota_c${ota_i}3 ${ota_p3}
+  done
   setenv ota_pick 0
-  if itest.l *${ota_hi1} -gt *${ota_hi0}; then
+  if itest ${ota_c13} -gt ${ota_c03}; then
     setenv ota_pick 1
-  elif itest.l *${ota_hi1} -eq *${ota_hi0} && itest.l *${ota_lo1} -gt *${ota_lo0}; then
-    setenv ota_pick 1
+  elif itest ${ota_c13} -eq ${ota_c03}; then
+    if itest ${ota_c12} -gt ${ota_c02}; then
+      setenv ota_pick 1
+    elif itest ${ota_c12} -eq ${ota_c02}; then
+      if itest ${ota_c11} -gt ${ota_c01}; then
+        setenv ota_pick 1
+      elif itest ${ota_c11} -eq ${ota_c01}; then
+        if itest ${ota_c10} -gt ${ota_c00}; then
+          setenv ota_pick 1
+        fi
+      fi
+    fi
   fi
 elif test ${ota_ok0} = 1; then
   setenv ota_pick 0

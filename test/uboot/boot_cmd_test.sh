@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Runs deploy/uboot/boot.cmd in a real U-Boot: Debian's qemu_arm64 build
-# under qemu-system-aarch64 (virt, cortex-a57). A virtio disk stands in for
+# Runs deploy/uboot/boot.cmd in a real U-Boot: Debian's qemu_arm build under
+# qemu-system-arm (virt, cortex-a15; 32-bit, as the seed's IPQ40xx), or
+# with the argument "arm64" its qemu_arm64 build under qemu-system-aarch64
+# (virt, cortex-a57). A virtio disk stands in for
 # the seed's NAND with the same offsets: the bootflags area at 0x00B80000,
 # the script (built with mkimage as deploy/uboot/README.md says) at
 # 0x03C00000, and virtio_board.cmd at 0x03C20000, which points the script's
@@ -21,10 +23,18 @@ bootsim="$runfiles/device/boot/ota-bootsim"
 put_header="$runfiles/test/uboot/put_boot_header"
 boot_cmd="$runfiles/deploy/uboot/boot.cmd"
 board_cmd="$runfiles/test/uboot/virtio_board.cmd"
-uboot=/usr/lib/u-boot/qemu_arm64/u-boot.bin
 source "$runfiles/test/lib/expect.sh"
 
-for tool in mkimage mkenvimage qemu-system-aarch64 timeout; do
+case "${1:-arm}" in
+  arm) uboot=/usr/lib/u-boot/qemu_arm/u-boot.bin
+       qemu=(qemu-system-arm -M virt -cpu cortex-a15) ;;
+  arm64) uboot=/usr/lib/u-boot/qemu_arm64/u-boot.bin
+         qemu=(qemu-system-aarch64 -M virt -cpu cortex-a57) ;;
+  *) echo "usage: $0 [arm|arm64]"; exit 2 ;;
+esac
+echo "U-Boot: $uboot"
+
+for tool in mkimage mkenvimage "${qemu[0]}" timeout; do
   command -v "$tool" >/dev/null || {
     echo "FAIL: $tool is missing; run deploy/install-deps.sh"; exit 1; }
 done
@@ -81,7 +91,7 @@ board_scr=board.scr
 power_on() {
   local ro=""
   [[ "${3:-}" == readonly ]] && ro=",readonly=on"
-  timeout -k 5 60 qemu-system-aarch64 -M virt -cpu cortex-a57 -m 2G \
+  timeout -k 5 60 "${qemu[@]}" -m 2G \
     -nographic -nic none -no-reboot -bios "$uboot" \
     -drive if=pflash,format=raw,index=1,file=env.bin \
     -drive "if=none,format=raw,file=$1,id=disk$ro" \
@@ -213,6 +223,17 @@ rm -f state.img
 "$put_header" state.img 0 counter=$((0x200000000)) active=b bootable=ab
 "$put_header" state.img 1 counter=$((0xffffffff)) active=a
 scenario "counter high word, copy 0 newer" state.img "boot b: committed" "counter  8589934592"
+# Words at and past 2^31 compare as unsigned, in either word: 0x80000000
+# is newer than 0x7fffffff ...
+rm -f state.img
+"$put_header" state.img 0 counter=$((0x80000000)) active=b bootable=ab
+"$put_header" state.img 1 counter=$((0x7fffffff)) active=a
+scenario "counter low word past 2^31" state.img "boot b: committed" "counter  2147483648"
+# ... and 0x80000000_00000000 newer than 0x7fffffff_ffffffff.
+rm -f state.img
+"$put_header" state.img 0 counter=9223372036854775808 active=b bootable=ab
+"$put_header" state.img 1 counter=9223372036854775807 active=a
+scenario "counter high word past 2^31" state.img "boot b: committed" "counter  9223372036854775808"
 
 # The active slot is not bootable: fall back to the other one.
 rm -f state.img
