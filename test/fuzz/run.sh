@@ -26,7 +26,7 @@ for arg in "$@"; do
   esac
 done
 [[ ${#targets[@]} -gt 0 ]] ||
-  targets=(manifest manifest_body boot_header range filter path_template)
+  targets=(manifest manifest_body boot_header range filter path_template sha256_pair)
 
 bin="$(bash "$root/test/fuzz/build.sh" "${targets[@]}")" || {
   echo "fuzz: build failed" >&2
