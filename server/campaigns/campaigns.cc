@@ -568,6 +568,51 @@ absl::StatusOr<std::map<std::string, ota::v1::Deployment>> NextDeployments(
   return out;
 }
 
+absl::StatusOr<CampaignDeployments> TakeCampaignDeployments(
+    Database* db, const std::string& campaign_id, const std::vector<std::string>& device_ids,
+    int64_t now_ms) {
+  CampaignDeployments out;
+  if (device_ids.empty()) return out;
+  const std::string ids = PgTextArray(device_ids);
+  absl::Status s = db->Transact([&](pqxx::work& txn) -> absl::Status {
+    out = CampaignDeployments();
+    pqxx::result c = txn.exec_params(
+        "SELECT c.policy, m.signed_manifest FROM campaigns c "
+        "JOIN manifests m ON m.manifest_id = c.manifest_id "
+        "WHERE c.campaign_id = $1 AND c.state = 3",
+        campaign_id);
+    if (c.empty()) return absl::OkStatus();
+    ota::v1::RolloutPolicy policy;
+    policy.ParseFromString(pqxx::binarystring(c[0][0]).str());
+    if (policy.download_cap().max_concurrent() > 0) {
+      out.capped = true;
+      for (const auto& row : txn.exec_params(
+               "SELECT d.device_id FROM deployments d "
+               "JOIN unnest($2::text[]) AS u(device_id) ON u.device_id = d.device_id "
+               "WHERE d.campaign_id = $1 AND d.state = 1",
+               campaign_id, ids)) {
+        out.waiting.push_back(row[0].c_str());
+      }
+      return absl::OkStatus();
+    }
+    // A device has at most one open deployment (deployments_one_open_per_
+    // device), so a PENDING one of this campaign is the one to send.
+    pqxx::result taken = txn.exec_params(
+        "UPDATE deployments d SET state = 2, updated_ms = $3 "
+        "FROM (SELECT DISTINCT unnest($2::text[]) AS device_id) u "
+        "WHERE d.device_id = u.device_id AND d.campaign_id = $1 AND d.state = 1 "
+        "RETURNING d.device_id, d.deployment_id",
+        campaign_id, ids, now_ms);
+    if (taken.empty()) return absl::OkStatus();
+    out.manifest.ParseFromString(pqxx::binarystring(c[0][1]).str());
+    out.deployments.reserve(taken.size());
+    for (const auto& row : taken) out.deployments.emplace_back(row[0].c_str(), row[1].c_str());
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 absl::Status ApplyReportBatch(pqxx::work& txn, const std::vector<const DeviceReports*>& items) {
   // round -> columns of the reports applied in it
   struct Round {
@@ -662,7 +707,7 @@ absl::Status Engine::Tick() {
   for (const std::string& id : ids) {
     std::vector<std::string> notified;
     absl::Status t = TickCampaign(id, &notified);
-    if (t.ok() && !notified.empty() && notify_) notify_(notified);
+    if (t.ok() && !notified.empty() && notify_) notify_(id, notified);
     if (!t.ok() && first.ok()) first = t;
   }
   return first;

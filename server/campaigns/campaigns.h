@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -34,8 +35,10 @@ namespace ota::server {
 // later rollback may turn into ROLLED_BACK).
 bool IsTerminal(ota::v1::DeploymentState state);
 
-// Told which devices got a new deployment, so their streams can send it.
-using DeviceNotifier = std::function<void(const std::vector<std::string>& device_ids)>;
+// Told which devices got a new deployment of a campaign, so their streams
+// can send it.
+using DeviceNotifier = std::function<void(const std::string& campaign_id,
+                                          const std::vector<std::string>& device_ids)>;
 
 class CampaignStore {
  public:
@@ -89,6 +92,29 @@ absl::StatusOr<ota::v1::Deployment> NextDeployment(Database* db, const std::stri
 // First sends of capped campaigns go through NextDeployment one by one.
 absl::StatusOr<std::map<std::string, ota::v1::Deployment>> NextDeployments(
     Database* db, const std::vector<std::string>& device_ids, int64_t now_ms);
+
+// What one otad sends for a campaign to the devices whose streams it holds.
+struct CampaignDeployments {
+  // The campaign is ACTIVE without a download cap: these (device id,
+  // deployment id) were PENDING and are NOTIFIED now, all of `manifest`.
+  std::vector<std::pair<std::string, std::string>> deployments;
+  ota::v1::SignedManifest manifest;
+  // The campaign is ACTIVE with a download cap: nothing was marked, and
+  // `waiting` holds the devices asked about that have a PENDING deployment
+  // of it, for NextDeployment, which holds each group to its cap.
+  bool capped = false;
+  std::vector<std::string> waiting;
+};
+
+// The campaign-level counterpart of NextDeployments, for a wave that was
+// just chosen: in one transaction, the PENDING deployments of
+// `campaign_id` whose devices are among `device_ids`, marked NOTIFIED by one
+// UPDATE (the manifest read once). Nothing when the campaign is unknown or
+// not ACTIVE. Deployments already NOTIFIED are left alone: their streams
+// sent them, or send them again at their next look.
+absl::StatusOr<CampaignDeployments> TakeCampaignDeployments(
+    Database* db, const std::string& campaign_id, const std::vector<std::string>& device_ids,
+    int64_t now_ms);
 
 // Applies a device's reports to its deployments (in seq order): state,
 // reason, message, progress. Terminal deployments keep their state, except

@@ -41,7 +41,8 @@ class CampaignsTest : public ::testing::Test {
     class_ = common::Uuid5(vendor_, "gw");
     manifest_id_ = AddManifest(2, "new image");
     store_ = std::make_unique<CampaignStore>(db_.get(), &clock_);
-    engine_ = std::make_unique<Engine>(db_.get(), &clock_, [this](const std::vector<std::string>& ids) {
+    engine_ = std::make_unique<Engine>(db_.get(), &clock_, [this](const std::string&,
+                                                                 const std::vector<std::string>& ids) {
       notified_.insert(notified_.end(), ids.begin(), ids.end());
     });
   }
