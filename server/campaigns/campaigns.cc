@@ -787,6 +787,12 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
     uint32_t wave = c.current_wave();
 
     auto insert = [&](uint32_t into, int64_t limit) {
+      // A wave is a set operation over every targeted device: merge or hash
+      // anti joins keep it linear. With statistics not yet gathered (a
+      // fleet registered minutes ago) the planner took the devices for one
+      // row and chose a nested loop that rescanned every open deployment
+      // for each device: 1.9 s for 10,000 devices, growing with the square.
+      txn.exec("SET LOCAL enable_nestloop = off");
       std::vector<std::string> params = target->params;
       size_t first = AddParams(&params, {id, absl::StrCat(into), absl::StrCat(now * 1000),
                                          absl::StrCat(limit)});
@@ -803,6 +809,7 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
               " AND o.state IN ", kOpenStates, ") ORDER BY device_id LIMIT $", first + 3,
               "::bigint ON CONFLICT DO NOTHING RETURNING device_id"),
           pqxx::prepare::make_dynamic_params(params));
+      txn.exec("SET LOCAL enable_nestloop = on");
       for (const auto& a : added) notified->push_back(a[0].c_str());
       return added.size();
     };

@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/base/log.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
@@ -100,6 +102,7 @@ void CampaignFanout::Run() {
 absl::StatusOr<CampaignFanout::Pass> CampaignFanout::RunPass(
     const std::string& campaign_id, const std::vector<std::string>& chosen, bool all_waiting) {
   Pass pass;
+  const absl::Time started = absl::Now();
   std::vector<std::string> ids = hub_->ConnectedIds();
   pass.connected = ids.size();
   if (ids.empty()) return pass;
@@ -116,6 +119,7 @@ absl::StatusOr<CampaignFanout::Pass> CampaignFanout::RunPass(
   pass.taken = found->deployments.size();
   if (pass.taken == 0) return pass;
   // Committed: the streams may send now.
+  const absl::Time committed = absl::Now();
   auto shared = std::make_shared<const SharedDeployment>(campaign_id, found->manifest);
   pass.offered = hub_->Offer(shared, found->deployments);
   if (sent_ != nullptr) sent_->Increment(static_cast<double>(pass.offered));
@@ -123,7 +127,9 @@ absl::StatusOr<CampaignFanout::Pass> CampaignFanout::RunPass(
                    {{"campaign_id", campaign_id},
                     {"connected", absl::StrCat(pass.connected)},
                     {"notified", absl::StrCat(pass.taken)},
-                    {"offered", absl::StrCat(pass.offered)}});
+                    {"offered", absl::StrCat(pass.offered)},
+                    {"db_ms", absl::StrCat(absl::ToInt64Milliseconds(committed - started))},
+                    {"offer_ms", absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - committed))}});
   return pass;
 }
 
