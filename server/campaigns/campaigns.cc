@@ -596,11 +596,16 @@ absl::StatusOr<CampaignDeployments> TakeCampaignDeployments(
       return absl::OkStatus();
     }
     // A device has at most one open deployment (deployments_one_open_per_
-    // device), so a PENDING one of this campaign is the one to send.
+    // device), so a PENDING one of this campaign is the one to send. Rows
+    // another transaction holds are skipped, never waited for: a device's
+    // own lookup (NextDeployments) sends what it holds, and a pass that
+    // waited on lookups while they wait on it would deadlock.
     pqxx::result taken = txn.exec_params(
         "UPDATE deployments d SET state = 2, updated_ms = $3 "
-        "FROM (SELECT DISTINCT unnest($2::text[]) AS device_id) u "
-        "WHERE d.device_id = u.device_id AND d.campaign_id = $1 AND d.state = 1 "
+        "FROM (SELECT p.deployment_id FROM deployments p "
+        "JOIN (SELECT DISTINCT unnest($2::text[]) AS device_id) u ON u.device_id = p.device_id "
+        "WHERE p.campaign_id = $1 AND p.state = 1 FOR UPDATE OF p SKIP LOCKED) s "
+        "WHERE d.deployment_id = s.deployment_id AND d.state = 1 "
         "RETURNING d.device_id, d.deployment_id",
         campaign_id, ids, now_ms);
     if (taken.empty()) return absl::OkStatus();

@@ -111,7 +111,9 @@ struct CampaignDeployments {
 // `campaign_id` whose devices are among `device_ids`, marked NOTIFIED by one
 // UPDATE (the manifest read once). Nothing when the campaign is unknown or
 // not ACTIVE. Deployments already NOTIFIED are left alone: their streams
-// sent them, or send them again at their next look.
+// sent them, or send them again at their next look. Rows another
+// transaction has locked (a device's own lookup) are skipped, not waited
+// for; that transaction sends them.
 absl::StatusOr<CampaignDeployments> TakeCampaignDeployments(
     Database* db, const std::string& campaign_id, const std::vector<std::string>& device_ids,
     int64_t now_ms);

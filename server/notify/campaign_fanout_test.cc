@@ -49,8 +49,8 @@ class CampaignFanoutTest : public ::testing::Test {
   static void TearDownTestSuite() { delete cluster_; }
 
   void SetUp() override {
-    ASSERT_OK_AND_ASSIGN(std::string url, cluster_->CreateDatabase());
-    ASSERT_OK_AND_ASSIGN(db_, Database::Open(url, 4));
+    ASSERT_OK_AND_ASSIGN(url_, cluster_->CreateDatabase());
+    ASSERT_OK_AND_ASSIGN(db_, Database::Open(url_, 4));
     ASSERT_TRUE(db_->Migrate().ok());
     vendor_ = common::Uuid5(common::kDnsNamespaceUuid, "example.com");
     class_ = common::Uuid5(vendor_, "gw");
@@ -126,6 +126,7 @@ class CampaignFanoutTest : public ::testing::Test {
 
   static ota::testing::PostgresCluster* cluster_;
   common::FakeClock clock_{kNow * 1000};
+  std::string url_;
   std::unique_ptr<Database> db_;
   std::string vendor_, class_, manifest_id_;
   std::unique_ptr<CampaignStore> store_;
@@ -214,6 +215,30 @@ TEST_F(CampaignFanoutTest, ADeviceGoneMidPassGetsItsDeploymentWhenItConnectsAgai
   EXPECT_EQ(again.deployment_id(), pending.at("dev-2"));
   ASSERT_OK_AND_ASSIGN(auto batch, NextDeployments(db_.get(), {"dev-2"}, kNow * 1000));
   EXPECT_EQ(batch.at("dev-2").deployment_id(), pending.at("dev-2"));
+}
+
+TEST_F(CampaignFanoutTest, ADeploymentALookupHoldsIsSkippedNotWaitedFor) {
+  AddDevice("dev-1");
+  AddDevice("dev-2");
+  Connect("dev-1");
+  Connect("dev-2");
+  ota::v1::RolloutPolicy policy;
+  policy.set_failure_ratio(1);
+  Campaign c = StartCampaign(policy);
+  // Another transaction (a device's own lookup) has dev-2's row.
+  pqxx::connection other(url_);
+  pqxx::work holding(other);
+  holding.exec_params("SELECT 1 FROM deployments WHERE device_id = $1 FOR UPDATE", "dev-2");
+  ASSERT_OK_AND_ASSIGN(CampaignFanout::Pass pass, fanout_->RunPass(c.campaign_id(), {}, true));
+  EXPECT_EQ(pass.taken, 1u);
+  EXPECT_EQ(streams_["dev-1"].sent.size(), 1u);
+  EXPECT_THAT(streams_["dev-2"].sent, IsEmpty());
+  EXPECT_THAT(Keys(In(c.campaign_id(), ota::v1::DEPLOYMENT_STATE_PENDING)), ElementsAre("dev-2"));
+  holding.abort();
+  // Released, the next pass takes it.
+  ASSERT_OK_AND_ASSIGN(pass, fanout_->RunPass(c.campaign_id(), {}, true));
+  EXPECT_EQ(pass.taken, 1u);
+  EXPECT_EQ(streams_["dev-2"].sent.size(), 1u);
 }
 
 TEST_F(CampaignFanoutTest, ACappedCampaignIsLeftToTheLookupsThatHoldTheCap) {
