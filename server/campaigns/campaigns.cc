@@ -710,20 +710,32 @@ absl::Status Engine::Tick() {
   if (!s.ok()) return s;
   absl::Status first;
   for (const std::string& id : ids) {
-    std::vector<std::string> notified;
-    absl::Status t = TickCampaign(id, &notified);
-    if (t.ok() && !notified.empty() && notify_) notify_(id, notified);
-    if (!t.ok() && first.ok()) first = t;
+    // The last wave goes in chunks, each committed and announced on its
+    // own, so that streams receive the first devices' deployments while
+    // the rest are still being inserted.
+    bool more = true;
+    while (more) {
+      more = false;
+      std::vector<std::string> notified;
+      absl::Status t = TickCampaign(id, &notified, &more);
+      if (t.ok() && !notified.empty() && notify_) notify_(id, notified);
+      if (!t.ok()) {
+        if (first.ok()) first = t;
+        break;
+      }
+    }
   }
   return first;
 }
 
-absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string>* notified) {
+absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string>* notified,
+                                  bool* more) {
   const int64_t now = clock_->NowUnix();
   std::vector<std::pair<const char*, std::vector<common::LogField>>> logged;  // after commit
   absl::Status status = db_->Transact([&](pqxx::work& txn) -> absl::Status {
     notified->clear();
     logged.clear();
+    *more = false;
     pqxx::result r = txn.exec_params(
         absl::StrCat("SELECT ", kCampaignColumns, " FROM campaigns WHERE campaign_id = $1 "
                      "AND state IN (2, 3) FOR UPDATE SKIP LOCKED"),
@@ -828,6 +840,12 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
                        cid, " AND d.device_id = devices.device_id)"),
           pqxx::prepare::make_dynamic_params(params))[0][0].as<uint64_t>();
     };
+    // The last wave takes every matching device, one chunk per transaction.
+    auto insert_chunk = [&]() {
+      const size_t added = insert(last_wave, static_cast<int64_t>(last_wave_chunk_));
+      *more = added == last_wave_chunk_;
+      return added;
+    };
     auto start_wave = [&](uint32_t next) {
       int64_t limit = std::numeric_limits<int64_t>::max();
       if (next < last_wave) {
@@ -837,7 +855,7 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
                     : std::max<int64_t>(
                           1, static_cast<int64_t>(std::ceil(w.percent() / 100.0 * (total + unassigned()))));
       }
-      const size_t added = insert(next, limit);
+      const size_t added = next < last_wave ? insert(next, limit) : insert_chunk();
       logged.push_back({"campaign.wave",
                         {{"campaign_id", id},
                          {"wave", absl::StrCat(next)},
@@ -857,7 +875,7 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
       if (succeeded && now >= wave_started + p.wave_soak_seconds()) start_wave(wave + 1);
     } else {
       // The last wave takes every device that matches, late joiners too.
-      insert(last_wave, std::numeric_limits<int64_t>::max());
+      insert_chunk();
     }
     if (p.download_cap().max_concurrent() > 0) {
       // Under a cap, wake only waiting devices whose group has room.

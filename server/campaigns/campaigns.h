@@ -150,16 +150,26 @@ class Engine {
   // current one succeeded enough (and soaked), adds late joiners to the
   // last wave, completes finished campaigns. Under a download cap the
   // devices it notifies are the waiting ones whose group has room, at most
-  // as many per group as there is room. Returns the first error.
+  // as many per group as there is room. The last wave is inserted in
+  // chunks of last_wave_chunk devices, each in a transaction of its own
+  // that tells `notify` (and the other replicas) at once, all before Tick
+  // returns. Returns the first error.
   absl::Status Tick();
 
+  // Devices added to a campaign's last wave per transaction (at least 1).
+  void set_last_wave_chunk(size_t n) { last_wave_chunk_ = n < 1 ? 1 : n; }
+
  private:
-  absl::Status TickCampaign(const std::string& campaign_id, std::vector<std::string>* notified);
+  // One transaction over the campaign; `more` is set when the last wave
+  // may have more devices to take.
+  absl::Status TickCampaign(const std::string& campaign_id, std::vector<std::string>* notified,
+                            bool* more);
 
   Database* db_;
   const common::Clock* clock_;
   DeviceNotifier notify_;
   std::string replica_id_;
+  size_t last_wave_chunk_ = 10000;
 };
 
 }  // namespace ota::server
