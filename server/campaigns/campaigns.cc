@@ -714,10 +714,11 @@ absl::Status Engine::Tick() {
     // own, so that streams receive the first devices' deployments while
     // the rest are still being inserted.
     bool more = true;
+    std::string last_device;  // the chunks go on from the last device taken
     while (more) {
       more = false;
       std::vector<std::string> notified;
-      absl::Status t = TickCampaign(id, &notified, &more);
+      absl::Status t = TickCampaign(id, &notified, &more, &last_device);
       if (t.ok() && !notified.empty() && notify_) notify_(id, notified);
       if (!t.ok()) {
         if (first.ok()) first = t;
@@ -729,7 +730,7 @@ absl::Status Engine::Tick() {
 }
 
 absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string>* notified,
-                                  bool* more) {
+                                  bool* more, std::string* last_device) {
   const int64_t now = clock_->NowUnix();
   std::vector<std::pair<const char*, std::vector<common::LogField>>> logged;  // after commit
   absl::Status status = db_->Transact([&](pqxx::work& txn) -> absl::Status {
@@ -803,7 +804,9 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
     const uint32_t last_wave = std::max(1, p.waves_size());
     uint32_t wave = c.current_wave();
 
-    auto insert = [&](uint32_t into, int64_t limit) {
+    // `after`: only devices whose id sorts after it (the rest of a chunked
+    // wave; devices before it are taken by the next tick's first chunk).
+    auto insert = [&](uint32_t into, int64_t limit, const std::string& after = "") {
       // A wave is a set operation over every targeted device: merge or hash
       // anti joins keep it linear. With statistics not yet gathered (a
       // fleet registered minutes ago) the planner took the devices for one
@@ -812,22 +815,27 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
       txn.exec("SET LOCAL enable_nestloop = off");
       std::vector<std::string> params = target->params;
       size_t first = AddParams(&params, {id, absl::StrCat(into), absl::StrCat(now * 1000),
-                                         absl::StrCat(limit)});
+                                         absl::StrCat(limit), after});
       pqxx::result added = txn.exec_params(
           absl::StrCat(
-              "INSERT INTO deployments (deployment_id, campaign_id, device_id, wave, state, "
+              "WITH added AS (INSERT INTO deployments (deployment_id, campaign_id, device_id, "
+              "wave, state, "
               "created_ms, updated_ms) "
               "SELECT replace(gen_random_uuid()::text, '-', ''), $", first, ", device_id, $",
               first + 1, "::integer, 1, $", first + 2, "::bigint, $", first + 2,
-              "::bigint FROM devices WHERE ", target->where,
-              " AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.campaign_id = $", first,
+              "::bigint FROM devices WHERE ", target->where, " AND devices.device_id > $",
+              first + 4, " AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.campaign_id = $",
+              first,
               " AND d.device_id = devices.device_id)"
               " AND NOT EXISTS (SELECT 1 FROM deployments o WHERE o.device_id = devices.device_id"
               " AND o.state IN ", kOpenStates, ") ORDER BY device_id LIMIT $", first + 3,
-              "::bigint ON CONFLICT DO NOTHING RETURNING device_id"),
+              "::bigint ON CONFLICT DO NOTHING RETURNING device_id) "
+              "SELECT device_id FROM added ORDER BY device_id"),
           pqxx::prepare::make_dynamic_params(params));
       txn.exec("SET LOCAL enable_nestloop = on");
       for (const auto& a : added) notified->push_back(a[0].c_str());
+      // In the database's collation, as the next chunk's "device_id >" reads it.
+      if (!added.empty()) *last_device = added[added.size() - 1][0].c_str();
       return added.size();
     };
     // Targeted devices that have no deployment of this campaign yet.
@@ -842,7 +850,8 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
     };
     // The last wave takes every matching device, one chunk per transaction.
     auto insert_chunk = [&]() {
-      const size_t added = insert(last_wave, static_cast<int64_t>(last_wave_chunk_));
+      const size_t added =
+          insert(last_wave, static_cast<int64_t>(last_wave_chunk_), *last_device);
       *more = added == last_wave_chunk_;
       return added;
     };

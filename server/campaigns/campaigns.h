@@ -161,9 +161,10 @@ class Engine {
 
  private:
   // One transaction over the campaign; `more` is set when the last wave
-  // may have more devices to take.
+  // may have more devices to take, after `last_device` (read, and set to
+  // the last device it took).
   absl::Status TickCampaign(const std::string& campaign_id, std::vector<std::string>* notified,
-                            bool* more);
+                            bool* more, std::string* last_device);
 
   Database* db_;
   const common::Clock* clock_;
