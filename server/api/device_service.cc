@@ -131,6 +131,12 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<grpc::By
 
   const std::string& device_id() const { return device_id_; }
 
+  // The deployment this stream wrote last (empty before the first).
+  std::string last_sent() {
+    absl::MutexLock lock(&mu_);
+    return last_sent_;
+  }
+
   // Takes `deployment_id` of `shared`'s campaign as the deployment to send
   // next, replacing one not yet sent. The message references the campaign's
   // shared bytes; nothing of the manifest is copied per stream.
@@ -375,11 +381,16 @@ void DeviceServiceImpl::Streams::LookupLoop() {
         }
       }
     }
-    std::vector<std::string> ids;
-    for (const auto& s : streams) ids.push_back(s->device_id());
+    std::vector<std::string> ids, sent;
+    for (const auto& s : streams) {
+      ids.push_back(s->device_id());
+      // A stream drops a deployment it wrote already; not asking for it
+      // spares the database the manifest and the marking.
+      if (std::string last = s->last_sent(); !last.empty()) sent.push_back(std::move(last));
+    }
     if (ids.empty()) continue;
     absl::StatusOr<std::map<std::string, ota::v1::Deployment>> found =
-        NextDeployments(deps_.db, ids, deps_.clock->NowMillis());
+        NextDeployments(deps_.db, ids, deps_.clock->NowMillis(), sent);
     if (!found.ok()) continue;  // the periodic look tries again
     // A campaign's manifest is serialized once for the batch.
     std::map<std::string, std::shared_ptr<const SharedDeployment>> shared;

@@ -504,10 +504,12 @@ absl::StatusOr<ota::v1::Deployment> NextDeployment(Database* db, const std::stri
 }
 
 absl::StatusOr<std::map<std::string, ota::v1::Deployment>> NextDeployments(
-    Database* db, const std::vector<std::string>& device_ids, int64_t now_ms) {
+    Database* db, const std::vector<std::string>& device_ids, int64_t now_ms,
+    const std::vector<std::string>& already_sent) {
   std::map<std::string, ota::v1::Deployment> out;
   std::vector<std::string> capped;
   const std::string ids = PgTextArray(device_ids);
+  const std::string sent = PgTextArray(already_sent);
   absl::Status s = db->Transact([&](pqxx::work& txn) -> absl::Status {
     out.clear();
     capped.clear();
@@ -530,8 +532,9 @@ absl::StatusOr<std::map<std::string, ota::v1::Deployment>> NextDeployments(
              "c.manifest_id, d.state FROM deployments d "
              "JOIN campaigns c ON c.campaign_id = d.campaign_id "
              "WHERE d.device_id = ANY($1::text[]) AND d.state IN (1, 2) AND c.state = 3 "
+             "AND d.deployment_id <> ALL($2::text[]) "
              "ORDER BY d.device_id, d.created_ms",
-             ids)) {
+             ids, sent)) {
       if (row[4].as<int>() == 1 && capped_campaigns.count(row[2].c_str()) != 0) {
         capped.push_back(row[0].c_str());
         continue;

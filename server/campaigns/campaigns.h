@@ -90,8 +90,12 @@ absl::StatusOr<ota::v1::Deployment> NextDeployment(Database* db, const std::stri
 // send to each device of `device_ids` that has one (devices without one,
 // or held back by a download cap, are left out), all marked NOTIFIED.
 // First sends of capped campaigns go through NextDeployment one by one.
+// Deployments named in `already_sent` (those the asking streams have
+// written already) are left out, so a periodic look of a device that has
+// its deployment costs no manifest read.
 absl::StatusOr<std::map<std::string, ota::v1::Deployment>> NextDeployments(
-    Database* db, const std::vector<std::string>& device_ids, int64_t now_ms);
+    Database* db, const std::vector<std::string>& device_ids, int64_t now_ms,
+    const std::vector<std::string>& already_sent = {});
 
 // What one otad sends for a campaign to the devices whose streams it holds.
 struct CampaignDeployments {

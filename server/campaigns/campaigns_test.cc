@@ -372,6 +372,14 @@ TEST_F(CampaignsTest, DownloadCapHoldsEachGroupToItsLimit) {
   }).ok());
   ASSERT_THAT(engine_->Tick(), IsOk());
   EXPECT_THAT(notified_, ::testing::ElementsAre("dev-102"));
+  // A deployment the asking stream wrote already is not looked up again.
+  ASSERT_OK_AND_ASSIGN(ota::v1::Deployment d200, NextDeployment(db_.get(), "dev-200", now_ms));
+  ASSERT_OK_AND_ASSIGN(auto sent, NextDeployments(db_.get(), {"dev-105", "dev-200"}, now_ms,
+                                                  {d200.deployment_id()}));
+  EXPECT_EQ(sent.count("dev-200"), 0u);
+  EXPECT_EQ(sent.count("dev-105"), 1u);
+  ASSERT_OK_AND_ASSIGN(sent, NextDeployments(db_.get(), {"dev-105", "dev-200"}, now_ms));
+  EXPECT_EQ(sent.at("dev-200").deployment_id(), d200.deployment_id());
   // The batch lookup holds groups to the cap just the same.
   ASSERT_OK_AND_ASSIGN(auto batch, NextDeployments(db_.get(), {"dev-102", "dev-103"}, now_ms));
   EXPECT_EQ(batch.size(), 1u);
