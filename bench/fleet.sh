@@ -26,6 +26,9 @@
 #   bench/fleet.sh --devices=100000 --skip_reports
 #   bench/fleet.sh --streams_per_connection=100   # as behind a multiplexing proxy
 #
+# --log_dir=DIR keeps the otads' logs (with each campaign fanout's database
+# and offer times), the clients' stderr and PostgreSQL's log there.
+#
 # A process here holds at most 20,000 open files, so one otad takes at most
 # --per_otad devices (17,000) and one client process --per_client. Every
 # step has a time limit; everything lives in one temporary folder, removed
@@ -44,9 +47,10 @@ reports_per_call=1
 skip_reports=0
 skip_baseline=0
 per_connection=1
+log_dir=""
 usage="usage: $0 [--devices=N] [--per_otad=N] [--per_client=N] [--poll=SECONDS]
   [--settle=SECONDS] [--report_clients=N] [--report_seconds=N] [--skip_reports] [--skip_baseline]
-  [--streams_per_connection=N] [--reports_per_call=N]"
+  [--streams_per_connection=N] [--reports_per_call=N] [--log_dir=DIR]"
 for arg in "$@"; do
   case "$arg" in
     --devices=*) devices="${arg#*=}" ;;
@@ -60,6 +64,7 @@ for arg in "$@"; do
     --skip_reports) skip_reports=1 ;;
     --skip_baseline) skip_baseline=1 ;;
     --streams_per_connection=*) per_connection="${arg#*=}" ;;
+    --log_dir=*) log_dir="${arg#*=}" ;;
     -h | --help) echo "$usage"; exit 0 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
@@ -103,6 +108,11 @@ cleanup() {
   set +e
   for pid in "${pids[@]}"; do stop_pid "$pid"; done
   pg_stop
+  if [[ -n "$log_dir" && -n "$work" ]]; then
+    mkdir -p "$log_dir"
+    cp "$work"/otad-*.log "$work"/fleet-*.err "$log_dir"/ 2>/dev/null
+    cp "$work/pg/server.log" "$log_dir/postgres.log" 2>/dev/null
+  fi
   [[ -n "$work" ]] && rm -rf "$work"
 }
 trap cleanup EXIT

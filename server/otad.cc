@@ -52,6 +52,7 @@
 #include "server/gateway/gateway.h"
 #include "server/http/http_server.h"
 #include "server/http/payload_handler.h"
+#include "server/notify/campaign_fanout.h"
 #include "server/notify/device_hub.h"
 #include "server/observe/grpc_metrics.h"
 #include "server/store/database.h"
@@ -245,29 +246,15 @@ int Serve() {
   };
   // Other replicas on the same database hear of campaign changes and
   // chosen deployments through ClusterEvents; this one sends a campaign's
-  // chosen deployments to the devices whose streams it holds.
+  // chosen deployments to the devices whose streams it holds, one
+  // transaction per campaign event (CampaignFanout).
   const std::string replica_id = ClusterEvents::NewReplicaId();
   Database* database = db->get();
-  auto wake_campaign_devices = [&hub, database](const std::string& campaign_id) {
-    if (hub.connected() == 0) return;
-    std::vector<std::string> ids;
-    absl::Status s = database->Transact([&](pqxx::work& txn) {
-      ids.clear();
-      for (const auto& row : txn.exec_params(
-               "SELECT device_id FROM deployments WHERE campaign_id = $1 AND state = 1",
-               campaign_id)) {
-        ids.push_back(row[0].c_str());
-      }
-      return absl::OkStatus();
-    });
-    if (!s.ok()) {
-      common::LogEvent(common::LogLevel::kError, "campaign.wake",
-                       {{"campaign_id", campaign_id}, {"error", s.ToString()}});
-      return;
-    }
-    hub.Wake(ids);
-  };
   prometheus::Registry metrics;
+  CampaignFanout fanout(database, &common::RealClock(), &hub, &metrics);
+  auto wake_campaign_devices = [&fanout](const std::string& campaign_id) {
+    fanout.CampaignReady(campaign_id);
+  };
   ServiceDeps deps{db->get(), blobs->get(), &common::RealClock(), options, &hub, wake_engine};
   deps.campaign_changed = wake_campaign_devices;
   deps.replica_id = replica_id;
@@ -506,7 +493,10 @@ int Serve() {
   // One replica at a time runs the engine: the one holding the lease.
   Engine engine(
       db->get(), &common::RealClock(),
-      [&hub](const std::vector<std::string>& ids) { hub.Wake(ids); }, replica_id);
+      [&fanout](const std::string& campaign_id, const std::vector<std::string>& ids) {
+        fanout.CampaignReady(campaign_id, ids);
+      },
+      replica_id);
   const int tick_ms = absl::GetFlag(FLAGS_engine_tick_ms);
   std::thread engine_thread([&] {
     if (tick_ms <= 0) return;

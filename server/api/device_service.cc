@@ -11,6 +11,7 @@
 #include "server/api/services.h"
 #include "server/api/status.h"
 #include "server/auth/device_identity.h"
+#include "server/notify/deployment_message.h"
 #include "server/notify/timer_wheel.h"
 #include "server/notify/work_queue.h"
 
@@ -29,6 +30,12 @@ prometheus::Counter* NewCounter(prometheus::Registry* registry, const char* name
 
 const char* StateName(ota::v1::DeploymentState state) {
   return ota::v1::DeploymentState_Name(state).c_str() + sizeof("DEPLOYMENT_STATE_") - 1;
+}
+
+// `message` serialized, as the raw Connect stream writes it.
+grpc::ByteBuffer ToByteBuffer(const ota::v1::ServerMessage& message) {
+  grpc::Slice slice(message.SerializeAsString());
+  return grpc::ByteBuffer(&slice, 1);
 }
 
 }  // namespace
@@ -102,7 +109,7 @@ class DeviceServiceImpl::Streams {
 
 // One Connect stream. Owns itself from creation until OnDone; the hub, the
 // timers and the lookup queue hold weak references.
-class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<ota::v1::ServerMessage>,
+class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                                         public std::enable_shared_from_this<Stream> {
  public:
   Stream(Streams* owner, grpc::CallbackServerContext* context, std::string device_id)
@@ -124,11 +131,19 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<ota::v1:
 
   const std::string& device_id() const { return device_id_; }
 
-  // Takes `d` as the deployment to send next, replacing one not yet sent.
-  void Offer(ota::v1::Deployment d) {
+  // The deployment this stream wrote last (empty before the first).
+  std::string last_sent() {
     absl::MutexLock lock(&mu_);
-    if (finished_ || d.deployment_id() == last_sent_) return;
-    next_ = std::move(d);
+    return last_sent_;
+  }
+
+  // Takes `deployment_id` of `shared`'s campaign as the deployment to send
+  // next, replacing one not yet sent. The message references the campaign's
+  // shared bytes; nothing of the manifest is copied per stream.
+  void Offer(const std::string& deployment_id, std::shared_ptr<const SharedDeployment> shared) {
+    absl::MutexLock lock(&mu_);
+    if (finished_ || deployment_id == last_sent_) return;
+    next_ = PendingDeployment{deployment_id, std::move(shared)};
     MaybeWriteLocked();
   }
 
@@ -183,14 +198,20 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<ota::v1:
     std::weak_ptr<Stream> weak = weak_from_this();
     Streams* owner = owner_;
     waker_ = owner_->hub()->Attach(
-        device_id_, {.on_wake =
-                         [weak, owner] {
-                           if (auto s = weak.lock()) owner->RequestLookup(s, true);
-                         },
-                     .on_replaced =
-                         [weak] {
-                           if (auto s = weak.lock()) s->Replaced();
-                         }});
+        device_id_,
+        {.on_wake =
+             [weak, owner] {
+               if (auto s = weak.lock()) owner->RequestLookup(s, true);
+             },
+         .on_replaced =
+             [weak] {
+               if (auto s = weak.lock()) s->Replaced();
+             },
+         .on_deployment =
+             [weak](const std::string& deployment_id,
+                    const std::shared_ptr<const SharedDeployment>& shared) {
+               if (auto s = weak.lock()) s->Offer(deployment_id, shared);
+             }});
     keepalive_handle_ = owner_->keepalives().Add([weak] {
       if (auto s = weak.lock()) s->Keepalive();
     });
@@ -228,17 +249,20 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<ota::v1:
 
   void MaybeWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ || finished_) return;
-    out_.Clear();
     if (key_list_.has_value()) {
-      *out_.mutable_key_list() = std::move(*key_list_);
+      ota::v1::ServerMessage m;
+      *m.mutable_key_list() = std::move(*key_list_);
       key_list_.reset();
+      out_ = ToByteBuffer(m);
     } else if (next_.has_value()) {
-      last_sent_ = next_->deployment_id();
-      *out_.mutable_deployment() = std::move(*next_);
+      last_sent_ = next_->deployment_id;
+      out_ = next_->shared->MessageFor(next_->deployment_id);
       next_.reset();
     } else if (keepalive_due_) {
       keepalive_due_ = false;
-      out_.mutable_keepalive()->set_server_time_ms(owner_->deps().clock->NowMillis());
+      ota::v1::ServerMessage m;
+      m.mutable_keepalive()->set_server_time_ms(owner_->deps().clock->NowMillis());
+      out_ = ToByteBuffer(m);
     } else {
       return;
     }
@@ -256,7 +280,7 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<ota::v1:
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     writing_ = false;
-    out_ = ota::v1::ServerMessage();  // frees a sent manifest
+    out_.Clear();  // lets go of a sent deployment's bytes
     if (!ok) {
       FinishLocked(grpc::Status::OK);  // the client is gone
       return;
@@ -317,10 +341,14 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<ota::v1:
   bool finished_ ABSL_GUARDED_BY(mu_) = false;    // Finish called
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool keepalive_due_ ABSL_GUARDED_BY(mu_) = false;
-  std::optional<ota::v1::Deployment> next_ ABSL_GUARDED_BY(mu_);
+  struct PendingDeployment {
+    std::string deployment_id;
+    std::shared_ptr<const SharedDeployment> shared;
+  };
+  std::optional<PendingDeployment> next_ ABSL_GUARDED_BY(mu_);
   std::optional<ota::v1::SignedKeyList> key_list_ ABSL_GUARDED_BY(mu_);
   std::string last_sent_ ABSL_GUARDED_BY(mu_);
-  ota::v1::ServerMessage out_ ABSL_GUARDED_BY(mu_);  // the write in flight
+  grpc::ByteBuffer out_ ABSL_GUARDED_BY(mu_);  // the write in flight
 };
 
 void DeviceServiceImpl::Streams::RequestLookup(const std::shared_ptr<Stream>& stream,
@@ -353,15 +381,28 @@ void DeviceServiceImpl::Streams::LookupLoop() {
         }
       }
     }
-    std::vector<std::string> ids;
-    for (const auto& s : streams) ids.push_back(s->device_id());
+    std::vector<std::string> ids, sent;
+    for (const auto& s : streams) {
+      ids.push_back(s->device_id());
+      // A stream drops a deployment it wrote already; not asking for it
+      // spares the database the manifest and the marking.
+      if (std::string last = s->last_sent(); !last.empty()) sent.push_back(std::move(last));
+    }
     if (ids.empty()) continue;
     absl::StatusOr<std::map<std::string, ota::v1::Deployment>> found =
-        NextDeployments(deps_.db, ids, deps_.clock->NowMillis());
+        NextDeployments(deps_.db, ids, deps_.clock->NowMillis(), sent);
     if (!found.ok()) continue;  // the periodic look tries again
+    // A campaign's manifest is serialized once for the batch.
+    std::map<std::string, std::shared_ptr<const SharedDeployment>> shared;
     for (const auto& s : streams) {
       auto it = found->find(s->device_id());
-      if (it != found->end()) s->Offer(std::move(it->second));
+      if (it == found->end()) continue;
+      const ota::v1::Deployment& d = it->second;
+      std::shared_ptr<const SharedDeployment>& campaign = shared[d.campaign_id()];
+      if (campaign == nullptr) {
+        campaign = std::make_shared<const SharedDeployment>(d.campaign_id(), d.manifest());
+      }
+      s->Offer(d.deployment_id(), campaign);
     }
   }
 }
@@ -557,9 +598,19 @@ absl::Status CheckReports(const ota::v1::ReportStatusRequest& request) {
 
 }  // namespace
 
-grpc::ServerWriteReactor<ota::v1::ServerMessage>* DeviceServiceImpl::Connect(
-    grpc::CallbackServerContext* context, const ota::v1::ConnectRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* DeviceServiceImpl::Connect(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw) {
+  ota::v1::ConnectRequest parsed;
+  grpc::ByteBuffer copy(*raw);  // shares the slices; Deserialize consumes its argument
+  const bool parses =
+      grpc::SerializationTraits<ota::v1::ConnectRequest>::Deserialize(&copy, &parsed).ok();
+  const ota::v1::ConnectRequest* request = &parsed;
   auto stream = std::make_shared<Stream>(streams_.get(), context, request->device_id());
+  if (!parses) {
+    stream->Reject(stream, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                        "the ConnectRequest does not parse"));
+    return stream.get();
+  }
   if (absl::Status s = CheckConnect(*request); !s.ok()) {
     stream->Reject(stream, ToGrpc(s));
     return stream.get();

@@ -191,7 +191,12 @@ inline constexpr int kMaxReportsPerCall = 1000;
 //    a small work queue.
 //  - A stream attaches to the DeviceHub; a Wake posts the device to a
 //    lookup queue, whose threads find the deployments of many devices in one
-//    transaction (NextDeployments) and hand each to its stream.
+//    transaction (NextDeployments) and hand each to its stream. A campaign
+//    wave comes through DeviceHub::Offer instead (CampaignFanout): one
+//    transaction per campaign event for every stream here.
+//  - Connect is a raw method (ByteBuffer in and out), so that a deployment
+//    message references its campaign's manifest bytes, serialized once
+//    (SharedDeployment), rather than copying them into every stream's write.
 //  - Keepalives and the periodic look for deployments made elsewhere come
 //    from two timer wheels, one thread each, for all streams.
 //  - A stream has at most one write in flight and holds at most one pending
@@ -202,15 +207,19 @@ inline constexpr int kMaxReportsPerCall = 1000;
 //    reports of every call waiting into one transaction, and each call is
 //    answered only after that transaction committed. A few writers overlap
 //    one batch's commit with the next batch.
-class DeviceServiceImpl final : public ota::v1::DeviceService::CallbackService {
+class DeviceServiceImpl final
+    : public ota::v1::DeviceService::WithRawCallbackMethod_Connect<
+          ota::v1::DeviceService::WithCallbackMethod_ReportStatus<ota::v1::DeviceService::Service>> {
  public:
   explicit DeviceServiceImpl(const ServiceDeps& deps);
   // Stops the timers and threads; streams still open get no more messages.
   // Destroy the grpc::Server first.
   ~DeviceServiceImpl() override;
 
-  grpc::ServerWriteReactor<ota::v1::ServerMessage>* Connect(
-      grpc::CallbackServerContext* context, const ota::v1::ConnectRequest* request) override;
+  // `request` is a serialized ConnectRequest; the stream writes serialized
+  // ServerMessages.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Connect(grpc::CallbackServerContext* context,
+                                                      const grpc::ByteBuffer* request) override;
   grpc::ServerUnaryReactor* ReportStatus(grpc::CallbackServerContext* context,
                                          const ota::v1::ReportStatusRequest* request,
                                          ota::v1::ReportStatusResponse* response) override;

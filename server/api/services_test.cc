@@ -200,7 +200,9 @@ class ServicesTest : public ::testing::Test {
   // otad does.
   void TickEngine() {
     Engine engine(db_.get(), &clock_,
-                  [this](const std::vector<std::string>& ids) { hub_.Wake(ids); });
+                  [this](const std::string&, const std::vector<std::string>& ids) {
+                    hub_.Wake(ids);
+                  });
     ASSERT_TRUE(engine.Tick().ok());
   }
 

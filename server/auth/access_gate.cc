@@ -2,6 +2,7 @@
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
+#include <grpcpp/support/byte_buffer.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -74,6 +75,32 @@ std::string TargetOf(const google::protobuf::Message& request, int depth = 1) {
   return "";
 }
 
+// Methods served raw: their messages reach interceptors as grpc::ByteBuffer,
+// not as generated messages. DeviceService.Connect writes deployments that
+// share their campaign's serialized manifest (SharedDeployment).
+bool IsRaw(absl::string_view method) { return method == "/ota.v1.DeviceService/Connect"; }
+
+// TargetOf the serialized request of a raw `method`, parsed as the method's
+// input type.
+std::string TargetOfRaw(absl::string_view method, const grpc::ByteBuffer& raw) {
+  std::string full(method.substr(1));
+  const size_t slash = full.rfind('/');
+  if (slash != std::string::npos) full[slash] = '.';
+  const google::protobuf::MethodDescriptor* md =
+      google::protobuf::DescriptorPool::generated_pool()->FindMethodByName(full);
+  if (md == nullptr) return "";
+  const google::protobuf::Message* prototype =
+      google::protobuf::MessageFactory::generated_factory()->GetPrototype(md->input_type());
+  if (prototype == nullptr) return "";
+  std::unique_ptr<google::protobuf::Message> request(prototype->New());
+  grpc::Slice bytes;
+  if (!raw.DumpToSingleSlice(&bytes).ok() ||
+      !request->ParseFromArray(bytes.begin(), static_cast<int>(bytes.size()))) {
+    return "";
+  }
+  return TargetOf(*request);
+}
+
 // Calls that create a resource: the audit log names the resource made.
 bool Creates(absl::string_view method) {
   const absl::string_view name = MethodName(method);
@@ -104,10 +131,14 @@ class AccessInterceptor final : public grpc::experimental::Interceptor {
         target_.empty() && absl::StartsWith(method_, "/ota.v1.")) {
       // Requests of the project's own services are generated messages.
       const void* m = methods->GetRecvMessage();
-      if (m != nullptr) target_ = TargetOf(*static_cast<const google::protobuf::Message*>(m));
+      if (m != nullptr && IsRaw(method_)) {
+        target_ = TargetOfRaw(method_, *static_cast<const grpc::ByteBuffer*>(m));
+      } else if (m != nullptr) {
+        target_ = TargetOf(*static_cast<const google::protobuf::Message*>(m));
+      }
     }
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_MESSAGE) &&
-        Creates(method_) && absl::StartsWith(method_, "/ota.v1.")) {
+        Creates(method_) && absl::StartsWith(method_, "/ota.v1.") && !IsRaw(method_)) {
       const void* m = methods->GetSendMessage();
       if (m != nullptr) {
         std::string made = TargetOf(*static_cast<const google::protobuf::Message*>(m));

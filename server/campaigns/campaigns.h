@@ -18,6 +18,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -34,8 +35,10 @@ namespace ota::server {
 // later rollback may turn into ROLLED_BACK).
 bool IsTerminal(ota::v1::DeploymentState state);
 
-// Told which devices got a new deployment, so their streams can send it.
-using DeviceNotifier = std::function<void(const std::vector<std::string>& device_ids)>;
+// Told which devices got a new deployment of a campaign, so their streams
+// can send it.
+using DeviceNotifier = std::function<void(const std::string& campaign_id,
+                                          const std::vector<std::string>& device_ids)>;
 
 class CampaignStore {
  public:
@@ -87,8 +90,37 @@ absl::StatusOr<ota::v1::Deployment> NextDeployment(Database* db, const std::stri
 // send to each device of `device_ids` that has one (devices without one,
 // or held back by a download cap, are left out), all marked NOTIFIED.
 // First sends of capped campaigns go through NextDeployment one by one.
+// Deployments named in `already_sent` (those the asking streams have
+// written already) are left out, so a periodic look of a device that has
+// its deployment costs no manifest read.
 absl::StatusOr<std::map<std::string, ota::v1::Deployment>> NextDeployments(
-    Database* db, const std::vector<std::string>& device_ids, int64_t now_ms);
+    Database* db, const std::vector<std::string>& device_ids, int64_t now_ms,
+    const std::vector<std::string>& already_sent = {});
+
+// What one otad sends for a campaign to the devices whose streams it holds.
+struct CampaignDeployments {
+  // The campaign is ACTIVE without a download cap: these (device id,
+  // deployment id) were PENDING and are NOTIFIED now, all of `manifest`.
+  std::vector<std::pair<std::string, std::string>> deployments;
+  ota::v1::SignedManifest manifest;
+  // The campaign is ACTIVE with a download cap: nothing was marked, and
+  // `waiting` holds the devices asked about that have a PENDING deployment
+  // of it, for NextDeployment, which holds each group to its cap.
+  bool capped = false;
+  std::vector<std::string> waiting;
+};
+
+// The campaign-level counterpart of NextDeployments, for a wave that was
+// just chosen: in one transaction, the PENDING deployments of
+// `campaign_id` whose devices are among `device_ids`, marked NOTIFIED by one
+// UPDATE (the manifest read once). Nothing when the campaign is unknown or
+// not ACTIVE. Deployments already NOTIFIED are left alone: their streams
+// sent them, or send them again at their next look. Rows another
+// transaction has locked (a device's own lookup) are skipped, not waited
+// for; that transaction sends them.
+absl::StatusOr<CampaignDeployments> TakeCampaignDeployments(
+    Database* db, const std::string& campaign_id, const std::vector<std::string>& device_ids,
+    int64_t now_ms);
 
 // Applies a device's reports to its deployments (in seq order): state,
 // reason, message, progress. Terminal deployments keep their state, except
@@ -122,16 +154,27 @@ class Engine {
   // current one succeeded enough (and soaked), adds late joiners to the
   // last wave, completes finished campaigns. Under a download cap the
   // devices it notifies are the waiting ones whose group has room, at most
-  // as many per group as there is room. Returns the first error.
+  // as many per group as there is room. The last wave is inserted in
+  // chunks of last_wave_chunk devices, each in a transaction of its own
+  // that tells `notify` (and the other replicas) at once, all before Tick
+  // returns. Returns the first error.
   absl::Status Tick();
 
+  // Devices added to a campaign's last wave per transaction (at least 1).
+  void set_last_wave_chunk(size_t n) { last_wave_chunk_ = n < 1 ? 1 : n; }
+
  private:
-  absl::Status TickCampaign(const std::string& campaign_id, std::vector<std::string>* notified);
+  // One transaction over the campaign; `more` is set when the last wave
+  // may have more devices to take, after `last_device` (read, and set to
+  // the last device it took).
+  absl::Status TickCampaign(const std::string& campaign_id, std::vector<std::string>* notified,
+                            bool* more, std::string* last_device);
 
   Database* db_;
   const common::Clock* clock_;
   DeviceNotifier notify_;
   std::string replica_id_;
+  size_t last_wave_chunk_ = 10000;
 };
 
 }  // namespace ota::server

@@ -41,8 +41,10 @@ class CampaignsTest : public ::testing::Test {
     class_ = common::Uuid5(vendor_, "gw");
     manifest_id_ = AddManifest(2, "new image");
     store_ = std::make_unique<CampaignStore>(db_.get(), &clock_);
-    engine_ = std::make_unique<Engine>(db_.get(), &clock_, [this](const std::vector<std::string>& ids) {
+    engine_ = std::make_unique<Engine>(db_.get(), &clock_, [this](const std::string&,
+                                                                 const std::vector<std::string>& ids) {
       notified_.insert(notified_.end(), ids.begin(), ids.end());
+      notify_sizes_.push_back(ids.size());
     });
   }
 
@@ -118,6 +120,7 @@ class CampaignsTest : public ::testing::Test {
   std::unique_ptr<CampaignStore> store_;
   std::unique_ptr<Engine> engine_;
   std::vector<std::string> notified_;
+  std::vector<size_t> notify_sizes_;
   std::string vendor_, class_, manifest_id_;
 };
 ota::testing::PostgresCluster* CampaignsTest::cluster_ = nullptr;
@@ -303,6 +306,30 @@ TEST_F(CampaignsTest, DeviceSeenOnItsOldImageIsRolledBack) {
 }
 
 }  // namespace
+TEST_F(CampaignsTest, TheLastWaveGoesInChunksEachAnnouncedAtOnce) {
+  AddDevices(5);
+  engine_->set_last_wave_chunk(2);
+  ota::v1::RolloutPolicy p;
+  p.set_failure_ratio(1);
+  ASSERT_OK_AND_ASSIGN(Campaign c, Create("chunked", p));
+  ASSERT_THAT(store_->Start(c.campaign_id()), IsOk());
+  ASSERT_THAT(engine_->Tick(), IsOk());
+  // One Tick: three transactions of 2, 2 and 1 devices, each told at once.
+  EXPECT_THAT(notify_sizes_, ::testing::ElementsAre(2, 2, 1));
+  EXPECT_THAT(notified_, ::testing::ElementsAre("dev-101", "dev-102", "dev-103", "dev-104",
+                                                "dev-105"));
+  EXPECT_THAT(DevicesIn(c.campaign_id(), ota::v1::DEPLOYMENT_STATE_PENDING), SizeIs(5));
+  ASSERT_OK_AND_ASSIGN(c, store_->Get(c.campaign_id()));
+  EXPECT_EQ(c.current_wave(), 1u);
+  ASSERT_EQ(c.stats().waves_size(), 1);
+  EXPECT_EQ(c.stats().waves(0).device_count(), 5u);
+  // A late joiner comes with the next tick.
+  notify_sizes_.clear();
+  AddDevices(1, "eu", 6);
+  ASSERT_THAT(engine_->Tick(), IsOk());
+  EXPECT_THAT(notify_sizes_, ::testing::ElementsAre(1));
+}
+
 TEST_F(CampaignsTest, DownloadCapHoldsEachGroupToItsLimit) {
   AddDevices(3, "cell-a", 1);  // dev-101..103
   AddDevices(2, "cell-b", 4);  // dev-104..105
@@ -345,6 +372,14 @@ TEST_F(CampaignsTest, DownloadCapHoldsEachGroupToItsLimit) {
   }).ok());
   ASSERT_THAT(engine_->Tick(), IsOk());
   EXPECT_THAT(notified_, ::testing::ElementsAre("dev-102"));
+  // A deployment the asking stream wrote already is not looked up again.
+  ASSERT_OK_AND_ASSIGN(ota::v1::Deployment d200, NextDeployment(db_.get(), "dev-200", now_ms));
+  ASSERT_OK_AND_ASSIGN(auto sent, NextDeployments(db_.get(), {"dev-105", "dev-200"}, now_ms,
+                                                  {d200.deployment_id()}));
+  EXPECT_EQ(sent.count("dev-200"), 0u);
+  EXPECT_EQ(sent.count("dev-105"), 1u);
+  ASSERT_OK_AND_ASSIGN(sent, NextDeployments(db_.get(), {"dev-105", "dev-200"}, now_ms));
+  EXPECT_EQ(sent.at("dev-200").deployment_id(), d200.deployment_id());
   // The batch lookup holds groups to the cap just the same.
   ASSERT_OK_AND_ASSIGN(auto batch, NextDeployments(db_.get(), {"dev-102", "dev-103"}, now_ms));
   EXPECT_EQ(batch.size(), 1u);

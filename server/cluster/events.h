@@ -6,7 +6,8 @@
 //   kCampaignChanged   an operator started, paused, resumed or stopped it:
 //                      the replica running the engine ticks at once;
 //   kDeploymentsReady  the engine chose devices for it: each replica sends
-//                      them to the ones whose streams it holds.
+//                      them to the ones whose streams it holds, with one
+//                      transaction for all of them (CampaignFanout).
 //
 //   // In the transaction that makes the change; delivered at commit.
 //   ClusterEvents::Publish(txn, replica_id, ClusterEvents::kDeploymentsReady, id);

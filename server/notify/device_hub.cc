@@ -39,6 +39,30 @@ void DeviceHub::Wake(const std::vector<std::string>& device_ids) {
   for (const auto& w : woken) w->callbacks_.on_wake();
 }
 
+size_t DeviceHub::Offer(const std::shared_ptr<const SharedDeployment>& shared,
+                        const std::vector<std::pair<std::string, std::string>>& deployments) {
+  std::vector<std::pair<std::shared_ptr<Waker>, const std::string*>> offered;
+  offered.reserve(deployments.size());
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [device_id, deployment_id] : deployments) {
+      auto it = streams_.find(device_id);
+      if (it == streams_.end() || !it->second->callbacks_.on_deployment) continue;
+      offered.emplace_back(it->second, &deployment_id);
+    }
+  }
+  for (const auto& [w, deployment_id] : offered) w->callbacks_.on_deployment(*deployment_id, shared);
+  return offered.size();
+}
+
+std::vector<std::string> DeviceHub::ConnectedIds() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::string> ids;
+  ids.reserve(streams_.size());
+  for (const auto& [id, waker] : streams_) ids.push_back(id);
+  return ids;
+}
+
 size_t DeviceHub::connected() const {
   absl::MutexLock lock(&mu_);
   return streams_.size();

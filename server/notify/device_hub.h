@@ -6,6 +6,10 @@
 //                                    .on_replaced = [] { ...end the stream... }});
 //   hub.Wake({"gw-1", "gw-2"});           // from the rollout engine
 //
+// A campaign wave reaches the streams here without a lookup per device:
+// CampaignFanout takes ConnectedIds(), marks their deployments NOTIFIED in
+// one transaction and hands each stream its message with Offer.
+//
 // A stream that prefers to look for itself may attach without callbacks and
 // check TakeWake() now and then.
 #ifndef OTA_SERVER_NOTIFY_DEVICE_HUB_H_
@@ -16,9 +20,11 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "server/notify/deployment_message.h"
 
 namespace ota::server {
 
@@ -32,6 +38,11 @@ class DeviceHub {
     std::function<void()> on_wake;
     // A newer stream of the same device attached; this one should end.
     std::function<void()> on_replaced;
+    // Offer named the device: send it `deployment_id` of `shared`'s
+    // campaign (already marked NOTIFIED).
+    std::function<void(const std::string& deployment_id,
+                       const std::shared_ptr<const SharedDeployment>& shared)>
+        on_deployment;
   };
 
   // The wake flag of one stream.
@@ -61,6 +72,16 @@ class DeviceHub {
   // Wakes the streams of `device_ids` that are connected here; ids of
   // devices connected elsewhere are ignored.
   void Wake(const std::vector<std::string>& device_ids);
+
+  // Hands each (device id, deployment id) of `deployments` to the device's
+  // stream here (on_deployment). Returns how many had a stream with
+  // on_deployment; the others (gone since ConnectedIds) get the deployment
+  // when they connect again, as every NOTIFIED one is sent again then.
+  size_t Offer(const std::shared_ptr<const SharedDeployment>& shared,
+               const std::vector<std::pair<std::string, std::string>>& deployments);
+
+  // The ids of the devices with a stream here, in no particular order.
+  std::vector<std::string> ConnectedIds() const;
 
   // How many devices have a stream here.
   size_t connected() const;

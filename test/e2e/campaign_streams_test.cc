@@ -3,6 +3,8 @@
 // minutes, so everything a device receives here was pushed to it.
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -206,6 +208,71 @@ TEST_F(CampaignStreamsTest, WavesPauseResumeAndLateJoiners) {
       "otad_grpc_streams_open{method=\"/ota.v1.DeviceService/Connect\"} 6\n"));
   // The campaign is COMPLETED, so its deployments no longer count as open.
   EXPECT_THAT(metrics, HasSubstr("otad_deployments{state=\"SUCCEEDED\"} 0\n"));
+}
+
+// Waits until `n` streams are registered, and the lookup each makes at
+// connect has had its turn.
+void WaitForStreams(const std::function<std::string()>& metrics, int n) {
+  const std::string line = absl::StrCat("\notad_connected_devices ", n, "\n");
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (metrics().find(line) == std::string::npos && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  absl::SleepFor(absl::Milliseconds(200));
+}
+
+TEST_F(CampaignStreamsTest, AWaveReachesEveryStreamInOneFanoutPass) {
+  for (int i = 1; i <= 5; ++i) AddDevice(absl::StrCat("gw-", i));
+  WaitForStreams([this] { return Metrics(); }, 5);
+  ota::v1::RolloutPolicy policy;
+  policy.set_failure_ratio(1);
+  Campaign c = StartCampaign(policy);
+  EXPECT_EQ(WaitForDeployments(devices_, 5, absl::Seconds(5)), 5u);
+  c = Get(c.campaign_id());
+  EXPECT_EQ(Count(c, ota::v1::DEPLOYMENT_STATE_NOTIFIED), 5u);
+  EXPECT_EQ(Count(c, ota::v1::DEPLOYMENT_STATE_PENDING), 0u);
+  for (const auto& d : devices_) EXPECT_EQ(d->deployment_ids().size(), 1u) << d->id();
+  const std::string metrics = Metrics();
+  EXPECT_THAT(metrics, HasSubstr("\notad_fanout_deployments_total 5\n"));
+  EXPECT_THAT(metrics, HasSubstr("\notad_fanout_capped_wakes_total 0\n"));
+}
+
+TEST_F(CampaignStreamsTest, ADownloadCapHoldsDevicesBackOnTheStreams) {
+  AddDevice("gw-1", "eu");
+  AddDevice("gw-2", "eu");
+  AddDevice("gw-3", "eu");
+  DeviceStub* us = AddDevice("gw-4", "us");
+  WaitForStreams([this] { return Metrics(); }, 4);
+  ota::v1::RolloutPolicy policy;
+  policy.set_failure_ratio(1);
+  policy.mutable_download_cap()->set_attribute("region");
+  policy.mutable_download_cap()->set_max_concurrent(1);
+  Campaign c = StartCampaign(policy);
+  // One device per region, and no more while they download.
+  EXPECT_EQ(WaitForDeployments(devices_, 2, absl::Seconds(5)), 2u);
+  absl::SleepFor(absl::Milliseconds(700));
+  EXPECT_EQ(WaitForDeployments(devices_, 2, absl::Seconds(0)), 2u);
+  EXPECT_TRUE(us->WaitForDeployment(absl::Seconds(0)));
+  c = Get(c.campaign_id());
+  EXPECT_EQ(Count(c, ota::v1::DEPLOYMENT_STATE_NOTIFIED), 2u);
+  EXPECT_EQ(Count(c, ota::v1::DEPLOYMENT_STATE_PENDING), 2u);
+  {
+    const std::string metrics = Metrics();
+    EXPECT_THAT(metrics, HasSubstr("\notad_fanout_deployments_total 0\n"));
+    EXPECT_THAT(metrics, ::testing::Not(HasSubstr("\notad_fanout_capped_wakes_total 0\n")));
+  }
+  // The eu device that got it finishes downloading: the next one in eu goes.
+  DeviceStub* first = nullptr;
+  for (const auto& d : devices_) {
+    if (d.get() != us && !d->deployment_id().empty()) first = d.get();
+  }
+  ASSERT_NE(first, nullptr);
+  ASSERT_TRUE(first->Report(ota::v1::DEPLOYMENT_STATE_DOWNLOADED, Running(1, kOld)).ok());
+  EXPECT_EQ(WaitForDeployments(devices_, 3, absl::Seconds(5)), 3u);
+  absl::SleepFor(absl::Milliseconds(700));
+  EXPECT_EQ(WaitForDeployments(devices_, 3, absl::Seconds(0)), 3u);
+  c = Get(c.campaign_id());
+  EXPECT_EQ(Count(c, ota::v1::DEPLOYMENT_STATE_PENDING), 1u);
 }
 
 TEST_F(CampaignStreamsTest, AutoStopsAtTheFailureRatioAndDuplicateReportsCountOnce) {

@@ -1,14 +1,17 @@
 // Two otad replicas on one PostgreSQL, with device stubs on real gRPC
 // streams: a campaign started through one replica reaches devices connected
 // to the other at once (LISTEN/NOTIFY, not the periodic look, which is set
-// to ten minutes here); the replica leading the rollout engine is killed
-// mid-campaign and the other takes the lead and finishes the campaign.
+// to ten minutes here), each wave in one pass of the replica's campaign
+// fanout; the replica leading the rollout engine is killed mid-campaign and
+// the other takes the lead and finishes the campaign.
 #include <grpcpp/grpcpp.h>
 
 #include <signal.h>
 
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/crypto/sha256.h"
@@ -35,6 +38,16 @@ using ota::testing::WaitForDeployments;
 
 constexpr char kImage[] = "the new image";
 
+// A counter's line in the otad's /metrics at `http`, e.g.
+// "otad_fanout_deployments_total 3".
+std::string MetricLine(const std::string& http, const std::string& name) {
+  const std::string text = testing::RunCommand("curl -s http://" + http + "/metrics").output;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (absl::StartsWith(line, name + " ")) return std::string(line);
+  }
+  return "";
+}
+
 TEST(ReplicasTest, CampaignCrossesReplicasAndSurvivesTheEngineLeadersDeath) {
   auto cluster = testing::PostgresCluster::Start();
   ASSERT_TRUE(cluster.ok()) << cluster.status();
@@ -43,11 +56,11 @@ TEST(ReplicasTest, CampaignCrossesReplicasAndSurvivesTheEngineLeadersDeath) {
 
   const std::vector<std::string> flags = {"--engine_tick_ms=200",
                                            "--deployment_poll_seconds=600", "--insecure"};
-  std::string addr_a, addr_b;
-  auto a = StartOtad(*url, "a", flags, &addr_a);
+  std::string addr_a, addr_b, http_a, http_b;
+  auto a = StartOtad(*url, "a", flags, &addr_a, &http_a);
   ASSERT_TRUE(a.ok()) << a.status();
   ASSERT_TRUE((*a)->WaitForLine("otad: rollout engine: leading", absl::Seconds(10)).ok());
-  auto b = StartOtad(*url, "b", flags, &addr_b);
+  auto b = StartOtad(*url, "b", flags, &addr_b, &http_b);
   ASSERT_TRUE(b.ok()) << b.status();
   ASSERT_TRUE((*b)->WaitForLine("otad: rollout engine: standing by", absl::Seconds(10)).ok());
 
@@ -104,6 +117,15 @@ TEST(ReplicasTest, CampaignCrossesReplicasAndSurvivesTheEngineLeadersDeath) {
   EXPECT_EQ(WaitForDeployments(devices, 3, absl::Seconds(5)), 3u);
   absl::SleepFor(absl::Milliseconds(500));
   EXPECT_EQ(WaitForDeployments(devices, 3, absl::Seconds(0)), 3u);  // and no more
+  // B sent them in one pass over the campaign event, with no lookup per
+  // device; A holds no stream and sent nothing. All three are NOTIFIED.
+  EXPECT_EQ(MetricLine(http_b, "otad_fanout_deployments_total"), "otad_fanout_deployments_total 3");
+  EXPECT_EQ(MetricLine(http_a, "otad_fanout_deployments_total"), "otad_fanout_deployments_total 0");
+  ASSERT_TRUE((*db)->Transact([&](pqxx::work& txn) {
+    EXPECT_EQ(txn.exec("SELECT count(*) FROM deployments WHERE state = 2")[0][0].as<int>(), 3);
+    EXPECT_EQ(txn.exec("SELECT count(*) FROM deployments")[0][0].as<int>(), 3);
+    return absl::OkStatus();
+  }).ok());
 
   // The engine's replica dies; B takes the lead.
   (*a)->Stop(SIGKILL);
@@ -117,6 +139,7 @@ TEST(ReplicasTest, CampaignCrossesReplicasAndSurvivesTheEngineLeadersDeath) {
   }
   // Wave 2, from B's engine, reaches the other three.
   EXPECT_EQ(WaitForDeployments(devices, 6, absl::Seconds(5)), 6u);
+  EXPECT_EQ(MetricLine(http_b, "otad_fanout_deployments_total"), "otad_fanout_deployments_total 6");
   for (const auto& d : devices) {
     grpc::Status s = d->Report(ota::v1::DEPLOYMENT_STATE_SUCCEEDED, Running(2, kImage));
     ASSERT_TRUE(s.ok()) << s.error_message();
