@@ -772,12 +772,14 @@ absl::Status DeviceStore::StoreReportBatch(
     }
     std::unordered_map<std::string, uint64_t> acked;
     if (!stored.empty()) {
+      // One backward step down the primary key per device: max(seq) with
+      // GROUP BY would read every report the device ever made.
       for (const auto& row : ExecPrepared(
                txn, "report_batch_acked",
-               "SELECT device_id, max(seq) FROM status_reports "
-               "WHERE device_id = ANY($1::text[]) GROUP BY device_id",
+               "SELECT d.id, (SELECT r.seq FROM status_reports r WHERE r.device_id = d.id "
+               "ORDER BY r.seq DESC LIMIT 1) FROM unnest($1::text[]) AS d(id)",
                id_array)) {
-        acked[row[0].c_str()] = row[1].as<uint64_t>();
+        if (!row[1].is_null()) acked[row[0].c_str()] = row[1].as<uint64_t>();
       }
     }
     for (DeviceReports* item : stored) item->acked = acked[item->device_id];
