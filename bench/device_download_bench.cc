@@ -23,6 +23,7 @@
 //   flushes <checkpoints reported>
 //   rss_before_download_kib <VmRSS just before Download(): code and
 //                            libraries mapped, digests computed>
+//   peak_before_download_kib <VmHWM then: the setup's own peak>
 //   peak_rss_kib <ru_maxrss of this process>
 // bench/device_download.sh runs it beside curl and prints the ratios.
 #include <sys/resource.h>
@@ -166,6 +167,7 @@ int main(int argc, char** argv) {
   const std::string journal = flags.journal;
   const std::string journal_base = payload.SerializeAsString();
   const long rss_before = StatusKib("VmRSS");
+  const long hwm_before = StatusKib("VmHWM");
   rusage usage_before{};
   getrusage(RUSAGE_SELF, &usage_before);
   auto start = std::chrono::steady_clock::now();
@@ -193,6 +195,7 @@ int main(int argc, char** argv) {
   std::printf("payload_bytes %llu\n", static_cast<unsigned long long>(payload.size()));
   std::printf("flushes %lld\n", static_cast<long long>(flushes));
   std::printf("rss_before_download_kib %ld\n", rss_before);
+  std::printf("peak_before_download_kib %ld\n", hwm_before);
   std::printf("peak_rss_kib %ld\n", usage.ru_maxrss);
   return 0;
 }
