@@ -7,26 +7,19 @@
 #include "common/base/log.h"
 #include "common/manifest/uuid.h"
 #include "prometheus/counter.h"
-#include "prometheus/registry.h"
 #include "server/api/services.h"
 #include "server/api/status.h"
 #include "server/auth/device_identity.h"
 #include "server/notify/deployment_message.h"
 #include "server/notify/timer_wheel.h"
 #include "server/notify/work_queue.h"
+#include "server/observe/counter.h"
 
 namespace ota::server {
 
 // --------------------------------------------------------------- streams
 
 namespace {
-
-// A counter in `registry`, or null without one.
-prometheus::Counter* NewCounter(prometheus::Registry* registry, const char* name,
-                                const char* help) {
-  if (registry == nullptr) return nullptr;
-  return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry).Add({});
-}
 
 const char* StateName(ota::v1::DeploymentState state) {
   return ota::v1::DeploymentState_Name(state).c_str() + sizeof("DEPLOYMENT_STATE_") - 1;
@@ -600,37 +593,36 @@ absl::Status CheckReports(const ota::v1::ReportStatusRequest& request) {
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* DeviceServiceImpl::Connect(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw) {
-  ota::v1::ConnectRequest parsed;
+  ota::v1::ConnectRequest request;
   grpc::ByteBuffer copy(*raw);  // shares the slices; Deserialize consumes its argument
   const bool parses =
-      grpc::SerializationTraits<ota::v1::ConnectRequest>::Deserialize(&copy, &parsed).ok();
-  const ota::v1::ConnectRequest* request = &parsed;
-  auto stream = std::make_shared<Stream>(streams_.get(), context, request->device_id());
+      grpc::SerializationTraits<ota::v1::ConnectRequest>::Deserialize(&copy, &request).ok();
+  auto stream = std::make_shared<Stream>(streams_.get(), context, request.device_id());
   if (!parses) {
     stream->Reject(stream, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                         "the ConnectRequest does not parse"));
     return stream.get();
   }
-  if (absl::Status s = CheckConnect(*request); !s.ok()) {
+  if (absl::Status s = CheckConnect(request); !s.ok()) {
     stream->Reject(stream, ToGrpc(s));
     return stream.get();
   }
-  if (grpc::Status s = CheckDeviceIdentity(*context, request->device_id(),
+  if (grpc::Status s = CheckDeviceIdentity(*context, request.device_id(),
                                            deps_.options.require_device_certificates);
       !s.ok()) {
     stream->Reject(stream, s);
     return stream.get();
   }
   DeviceHello hello;
-  for (const auto& [k, v] : request->attributes()) hello.attributes[k] = v;
-  hello.device_id = request->device_id();
-  hello.vendor_id = common::UuidToString(request->vendor_id());
-  hello.class_id = common::UuidToString(request->class_id());
-  hello.installed = request->installed();
-  hello.client_version = request->client_version();
-  hello.key_list_version = request->key_list_version();
-  hello.slot_size = request->slot_size();
-  hello.report_seq = request->report_seq();
+  for (const auto& [k, v] : request.attributes()) hello.attributes[k] = v;
+  hello.device_id = request.device_id();
+  hello.vendor_id = common::UuidToString(request.vendor_id());
+  hello.class_id = common::UuidToString(request.class_id());
+  hello.installed = request.installed();
+  hello.client_version = request.client_version();
+  hello.key_list_version = request.key_list_version();
+  hello.slot_size = request.slot_size();
+  hello.report_seq = request.report_seq();
   stream->Start(stream, std::move(hello));
   return stream.get();
 }

@@ -8,21 +8,11 @@
 #include "absl/time/time.h"
 #include "common/base/log.h"
 #include "prometheus/counter.h"
-#include "prometheus/registry.h"
 #include "server/campaigns/campaigns.h"
 #include "server/notify/deployment_message.h"
+#include "server/observe/counter.h"
 
 namespace ota::server {
-namespace {
-
-prometheus::Counter* NewCounter(prometheus::Registry* registry, const char* name,
-                                const char* help) {
-  if (registry == nullptr) return nullptr;
-  return &prometheus::BuildCounter().Name(name).Help(help).Register(*registry).Add({});
-}
-
-}  // namespace
-
 CampaignFanout::CampaignFanout(Database* db, const common::Clock* clock, DeviceHub* hub,
                                prometheus::Registry* metrics)
     : db_(db),
