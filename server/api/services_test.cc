@@ -20,7 +20,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/api/services.h"
-#include "test/pg/postgres_cluster.h"
+#include "test/pg/postgres_test.h"
 
 namespace ota::server {
 namespace {
@@ -42,15 +42,8 @@ MATCHER(GrpcOk, "") {
   return arg.ok();
 }
 
-class ServicesTest : public ::testing::Test {
+class ServicesTest : public ota::testing::PostgresTest {
  protected:
-  static void SetUpTestSuite() {
-    auto c = ota::testing::PostgresCluster::Start();
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = c->release();
-  }
-  static void TearDownTestSuite() { delete cluster_; }
-
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(std::string url, cluster_->CreateDatabase());
     ASSERT_OK_AND_ASSIGN(db_, Database::Open(url, 4));
@@ -235,7 +228,6 @@ class ServicesTest : public ::testing::Test {
     ASSERT_EQ(hub_.connected(), n);
   }
 
-  static ota::testing::PostgresCluster* cluster_;
   common::FakeClock clock_{kNow * 1000};
   DeviceHub hub_;
   std::unique_ptr<Database> db_;
@@ -259,8 +251,6 @@ class ServicesTest : public ::testing::Test {
       {"x", "", 0, 1, false}, *common::EcdsaP256PrivateKey::Generate());
   std::string vendor_, class_, payload_, payload_sha_;
 };
-ota::testing::PostgresCluster* ServicesTest::cluster_ = nullptr;
-
 // ---------------------------------------------------------- certificates
 
 TEST_F(ServicesTest, RegisterGetListRevokeCertificate) {

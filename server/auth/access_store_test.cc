@@ -5,7 +5,7 @@
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "test/pg/postgres_cluster.h"
+#include "test/pg/postgres_test.h"
 
 namespace ota::server {
 namespace {
@@ -18,27 +18,18 @@ using ota::v1::Role;
 
 constexpr int64_t kNow = 1800000000;
 
-class AccessStoreTest : public ::testing::Test {
+class AccessStoreTest : public ota::testing::PostgresTest {
  protected:
-  static void SetUpTestSuite() {
-    auto c = ota::testing::PostgresCluster::Start();
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = c->release();
-  }
-  static void TearDownTestSuite() { delete cluster_; }
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(std::string url, cluster_->CreateDatabase());
     ASSERT_OK_AND_ASSIGN(db_, Database::Open(url, 2));
     ASSERT_TRUE(db_->Migrate().ok());
     store_ = std::make_unique<AccessStore>(db_.get(), &clock_);
   }
-  static ota::testing::PostgresCluster* cluster_;
   common::FakeClock clock_{kNow * 1000};
   std::unique_ptr<Database> db_;
   std::unique_ptr<AccessStore> store_;
 };
-ota::testing::PostgresCluster* AccessStoreTest::cluster_ = nullptr;
-
 TEST_F(AccessStoreTest, CreateAuthenticateRevoke) {
   ASSERT_OK_AND_ASSIGN(auto created,
                        store_->CreateToken("ci", ota::v1::ROLE_OPERATOR, 0, "bootstrap"));

@@ -11,7 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/campaigns/test_manifest.h"
-#include "test/pg/postgres_cluster.h"
+#include "test/pg/postgres_test.h"
 
 namespace ota::server {
 namespace {
@@ -24,15 +24,8 @@ using ota::v1::Campaign;
 
 constexpr int64_t kNow = 1800000000;
 
-class CampaignsTest : public ::testing::Test {
+class CampaignsTest : public ota::testing::PostgresTest {
  protected:
-  static void SetUpTestSuite() {
-    auto c = ota::testing::PostgresCluster::Start();
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = c->release();
-  }
-  static void TearDownTestSuite() { delete cluster_; }
-
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(std::string url, cluster_->CreateDatabase());
     ASSERT_OK_AND_ASSIGN(db_, Database::Open(url, 4));
@@ -114,7 +107,6 @@ class CampaignsTest : public ::testing::Test {
     }
   }
 
-  static ota::testing::PostgresCluster* cluster_;
   common::FakeClock clock_{kNow * 1000};
   std::unique_ptr<Database> db_;
   std::unique_ptr<CampaignStore> store_;
@@ -123,8 +115,6 @@ class CampaignsTest : public ::testing::Test {
   std::vector<size_t> notify_sizes_;
   std::string vendor_, class_, manifest_id_;
 };
-ota::testing::PostgresCluster* CampaignsTest::cluster_ = nullptr;
-
 ota::v1::RolloutPolicy ThreeWaves() {
   ota::v1::RolloutPolicy p;
   p.add_waves()->set_device_count(2);

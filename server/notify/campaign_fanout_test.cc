@@ -16,7 +16,7 @@
 #include "server/campaigns/campaigns.h"
 #include "server/campaigns/test_manifest.h"
 #include "server/store/stores.h"
-#include "test/pg/postgres_cluster.h"
+#include "test/pg/postgres_test.h"
 
 namespace ota::server {
 namespace {
@@ -39,15 +39,8 @@ struct FakeStream {
   std::shared_ptr<DeviceHub::Waker> waker;
 };
 
-class CampaignFanoutTest : public ::testing::Test {
+class CampaignFanoutTest : public ota::testing::PostgresTest {
  protected:
-  static void SetUpTestSuite() {
-    auto c = ota::testing::PostgresCluster::Start();
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = c->release();
-  }
-  static void TearDownTestSuite() { delete cluster_; }
-
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(url_, cluster_->CreateDatabase());
     ASSERT_OK_AND_ASSIGN(db_, Database::Open(url_, 4));
@@ -124,7 +117,6 @@ class CampaignFanoutTest : public ::testing::Test {
     return prometheus::TextSerializer().Serialize(metrics_.Collect());
   }
 
-  static ota::testing::PostgresCluster* cluster_;
   common::FakeClock clock_{kNow * 1000};
   std::string url_;
   std::unique_ptr<Database> db_;
@@ -137,8 +129,6 @@ class CampaignFanoutTest : public ::testing::Test {
   prometheus::Registry metrics_;
   std::unique_ptr<CampaignFanout> fanout_;
 };
-ota::testing::PostgresCluster* CampaignFanoutTest::cluster_ = nullptr;
-
 TEST_F(CampaignFanoutTest, AWaveReachesTheConnectedDevicesInOnePass) {
   for (int i = 1; i <= 5; ++i) AddDevice(absl::StrCat("dev-", i));
   Connect("dev-1");

@@ -3,7 +3,7 @@
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "test/pg/postgres_cluster.h"
+#include "test/pg/postgres_test.h"
 
 namespace ota::server {
 namespace {
@@ -15,24 +15,15 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
-class DatabaseTest : public ::testing::Test {
+class DatabaseTest : public ota::testing::PostgresTest {
  protected:
-  static void SetUpTestSuite() {
-    auto c = PostgresCluster::Start();
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = c->release();
-  }
-  static void TearDownTestSuite() { delete cluster_; }
   void SetUp() override {
     ASSERT_OK_AND_ASSIGN(url_, cluster_->CreateDatabase());
     ASSERT_OK_AND_ASSIGN(db_, Database::Open(url_, 2));
   }
-  static PostgresCluster* cluster_;
   std::string url_;
   std::unique_ptr<Database> db_;
 };
-PostgresCluster* DatabaseTest::cluster_ = nullptr;
-
 TEST_F(DatabaseTest, MigrateAppliesOnceInOrder) {
   ASSERT_OK_AND_ASSIGN(std::vector<int> first, db_->Migrate());
   EXPECT_EQ(first.size(), Migrations().size());

@@ -17,7 +17,7 @@
 #include "server/store/database.h"
 #include "test/e2e/device_stub.h"
 #include "test/e2e/otad_process.h"
-#include "test/pg/postgres_cluster.h"
+#include "test/pg/postgres_test.h"
 #include "test/process/subprocess.h"
 
 namespace ota {
@@ -32,15 +32,8 @@ using ota::v1::Campaign;
 constexpr char kOld[] = "the old image";
 constexpr char kNew[] = "the new image";
 
-class CampaignStreamsTest : public ::testing::Test {
+class CampaignStreamsTest : public ota::testing::PostgresTest {
  protected:
-  static void SetUpTestSuite() {
-    auto c = ota::testing::PostgresCluster::Start();
-    ASSERT_TRUE(c.ok()) << c.status();
-    cluster_ = c->release();
-  }
-  static void TearDownTestSuite() { delete cluster_; }
-
   void SetUp() override {
     auto url = cluster_->CreateDatabase();
     ASSERT_TRUE(url.ok()) << url.status();
@@ -129,7 +122,6 @@ class CampaignStreamsTest : public ::testing::Test {
     return ota::testing::RunCommand("curl -s http://" + http_ + "/metrics").output;
   }
 
-  static ota::testing::PostgresCluster* cluster_;
   std::unique_ptr<ota::testing::Subprocess> otad_;
   std::string http_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -137,8 +129,6 @@ class CampaignStreamsTest : public ::testing::Test {
   std::vector<std::unique_ptr<DeviceStub>> devices_;
   std::string vendor_, class_, manifest_id_;
 };
-ota::testing::PostgresCluster* CampaignStreamsTest::cluster_ = nullptr;
-
 TEST_F(CampaignStreamsTest, WavesPauseResumeAndLateJoiners) {
   for (int i = 1; i <= 4; ++i) AddDevice(absl::StrCat("gw-", i));
   ota::v1::RolloutPolicy policy;
