@@ -329,7 +329,7 @@ int Serve() {
           wake_engine();
           wake_campaign_devices(e.campaign_id);
         } else if (e.kind == ClusterEvents::kDeploymentsReady) {
-          wake_campaign_devices(e.campaign_id);
+          fanout.CampaignReady(e.campaign_id, e.devices);
         } else if (e.kind == ClusterEvents::kResync) {
           wake_engine();
         }

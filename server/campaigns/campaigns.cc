@@ -571,12 +571,26 @@ absl::StatusOr<std::map<std::string, ota::v1::Deployment>> NextDeployments(
   return out;
 }
 
-absl::StatusOr<CampaignDeployments> TakeCampaignDeployments(
-    Database* db, const std::string& campaign_id, const std::vector<std::string>& device_ids,
-    int64_t now_ms) {
+absl::StatusOr<CampaignDeployments> TakeCampaignDeployments(Database* db,
+                                                            const std::string& campaign_id,
+                                                            const DeviceSelection& devices,
+                                                            int64_t now_ms) {
   CampaignDeployments out;
-  if (device_ids.empty()) return out;
-  const std::string ids = PgTextArray(device_ids);
+  if (devices.ids.empty() && (devices.ranged_ids.empty() || devices.ranges.empty())) return out;
+  std::vector<std::string> firsts, lasts;
+  for (const DeviceRange& r : devices.ranges) {
+    firsts.push_back(r.first);
+    lasts.push_back(r.last);
+  }
+  // $2: ids taken as they are; $3: ids kept when in a range of $4, $5.
+  const std::string selected =
+      "WITH u AS (SELECT DISTINCT x AS device_id FROM ("
+      "SELECT unnest($2::text[]) AS x UNION ALL "
+      "SELECT y FROM unnest($3::text[]) AS y WHERE EXISTS (SELECT 1 FROM "
+      "unnest($4::text[], $5::text[]) AS r(lo, hi) WHERE y >= r.lo AND y <= r.hi)) a) ";
+  const std::string ids = PgTextArray(devices.ids);
+  const std::string ranged = devices.ranges.empty() ? "{}" : PgTextArray(devices.ranged_ids);
+  const std::string first = PgTextArray(firsts), last = PgTextArray(lasts);
   absl::Status s = db->Transact([&](pqxx::work& txn) -> absl::Status {
     out = CampaignDeployments();
     pqxx::result c = txn.exec_params(
@@ -590,31 +604,46 @@ absl::StatusOr<CampaignDeployments> TakeCampaignDeployments(
     if (policy.download_cap().max_concurrent() > 0) {
       out.capped = true;
       for (const auto& row : txn.exec_params(
-               "SELECT d.device_id FROM deployments d "
-               "JOIN unnest($2::text[]) AS u(device_id) ON u.device_id = d.device_id "
-               "WHERE d.campaign_id = $1 AND d.state = 1",
-               campaign_id, ids)) {
+               selected + "SELECT d.device_id FROM deployments d "
+                          "JOIN u ON u.device_id = d.device_id "
+                          "WHERE d.campaign_id = $1 AND d.state = 1 ORDER BY d.device_id",
+               campaign_id, ids, ranged, first, last)) {
         out.waiting.push_back(row[0].c_str());
       }
       return absl::OkStatus();
     }
     // A device has at most one open deployment (deployments_one_open_per_
-    // device), so a PENDING one of this campaign is the one to send. Rows
-    // another transaction holds are skipped, never waited for: a device's
-    // own lookup (NextDeployments) sends what it holds, and a pass that
-    // waited on lookups while they wait on it would deadlock.
-    pqxx::result taken = txn.exec_params(
-        "UPDATE deployments d SET state = 2, updated_ms = $3 "
-        "FROM (SELECT p.deployment_id FROM deployments p "
-        "JOIN (SELECT DISTINCT unnest($2::text[]) AS device_id) u ON u.device_id = p.device_id "
-        "WHERE p.campaign_id = $1 AND p.state = 1 FOR UPDATE OF p SKIP LOCKED) s "
-        "WHERE d.deployment_id = s.deployment_id AND d.state = 1 "
-        "RETURNING d.device_id, d.deployment_id",
-        campaign_id, ids, now_ms);
-    if (taken.empty()) return absl::OkStatus();
+    // device), so a PENDING or NOTIFIED one of this campaign is the one to
+    // send. Each index probe goes through the campaign's unique
+    // (campaign_id, device_id) key.
+    std::vector<std::string> pending;
+    for (const auto& row : txn.exec_params(
+             selected + "SELECT d.device_id, d.deployment_id, d.state FROM deployments d "
+                        "JOIN u ON u.device_id = d.device_id "
+                        "WHERE d.campaign_id = $1 AND d.state IN (1, 2)",
+             campaign_id, ids, ranged, first, last)) {
+      if (row[2].as<int>() == 2) {
+        out.deployments.emplace_back(row[0].c_str(), row[1].c_str());
+      } else {
+        pending.push_back(row[1].c_str());
+      }
+    }
+    // Rows another transaction holds are skipped, never waited for: a
+    // device's own lookup (NextDeployments) sends what it holds, and a
+    // pass that waited on lookups while they wait on it would deadlock.
+    if (!pending.empty()) {
+      for (const auto& row : txn.exec_params(
+               "UPDATE deployments d SET state = 2, updated_ms = $2 "
+               "FROM (SELECT deployment_id FROM deployments "
+               "WHERE deployment_id = ANY($1::text[]) AND state = 1 FOR UPDATE SKIP LOCKED) s "
+               "WHERE d.deployment_id = s.deployment_id AND d.state = 1 "
+               "RETURNING d.device_id, d.deployment_id",
+               PgTextArray(pending), now_ms)) {
+        out.deployments.emplace_back(row[0].c_str(), row[1].c_str());
+      }
+    }
+    if (out.deployments.empty()) return absl::OkStatus();
     out.manifest.ParseFromString(pqxx::binarystring(c[0][1]).str());
-    out.deployments.reserve(taken.size());
-    for (const auto& row : taken) out.deployments.emplace_back(row[0].c_str(), row[1].c_str());
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
@@ -769,13 +798,21 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
     }
     const ota::v1::RolloutPolicy& p = c.policy();
 
+    // The rest of a chunked last wave, within the same Tick: the counts,
+    // the stop rules and completion wait for the next tick, so that each
+    // chunk costs its own devices, not a scan of every earlier one.
+    const bool continuing = !last_device->empty();
     // Where the started waves stand.
     uint64_t total = 0, failed = 0, open = 0;
     std::map<uint32_t, std::pair<uint64_t, uint64_t>> wave_counts;  // wave -> (all, ok)
-    for (const auto& row : txn.exec_params(
-             "SELECT wave, state, count(*) FROM deployments WHERE campaign_id = $1 "
-             "GROUP BY wave, state",
-             id)) {
+    pqxx::result counts;
+    if (!continuing) {
+      counts = txn.exec_params(
+          "SELECT wave, state, count(*) FROM deployments WHERE campaign_id = $1 "
+          "GROUP BY wave, state",
+          id);
+    }
+    for (const auto& row : counts) {
       uint32_t wave = row[0].as<uint32_t>();
       int state = row[1].as<int>();
       uint64_t n = row[2].as<uint64_t>();
@@ -809,6 +846,13 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
 
     // `after`: only devices whose id sorts after it (the rest of a chunked
     // wave; devices before it are taken by the next tick's first chunk).
+    // A device with a stream open somewhere (devices.online) gets its
+    // deployment NOTIFIED at once: the replica holding the stream sends it
+    // on hearing of the chunk (CampaignFanout), and every connect sends
+    // NOTIFIED ones again, so the row is written once, not inserted PENDING
+    // and updated moments later. Under a download cap every deployment
+    // starts PENDING and waits for room in its group.
+    const bool notify_online = p.download_cap().max_concurrent() == 0;
     auto insert = [&](uint32_t into, int64_t limit, const std::string& after = "") {
       // A wave is a set operation over every targeted device: merge or hash
       // anti joins keep it linear. With statistics not yet gathered (a
@@ -818,14 +862,16 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
       txn.exec("SET LOCAL enable_nestloop = off");
       std::vector<std::string> params = target->params;
       size_t first = AddParams(&params, {id, absl::StrCat(into), absl::StrCat(now * 1000),
-                                         absl::StrCat(limit), after});
+                                         absl::StrCat(limit), after,
+                                         notify_online ? "true" : "false"});
       pqxx::result added = txn.exec_params(
           absl::StrCat(
               "WITH added AS (INSERT INTO deployments (deployment_id, campaign_id, device_id, "
               "wave, state, "
               "created_ms, updated_ms) "
               "SELECT replace(gen_random_uuid()::text, '-', ''), $", first, ", device_id, $",
-              first + 1, "::integer, 1, $", first + 2, "::bigint, $", first + 2,
+              first + 1, "::integer, CASE WHEN devices.online AND $", first + 5,
+              "::boolean THEN 2 ELSE 1 END, $", first + 2, "::bigint, $", first + 2,
               "::bigint FROM devices WHERE ", target->where, " AND devices.device_id > $",
               first + 4, " AND NOT EXISTS (SELECT 1 FROM deployments d WHERE d.campaign_id = $",
               first,
@@ -909,14 +955,17 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
         notified->push_back(row[0].c_str());
       }
     }
-    if (wave == last_wave && notified->empty() && open == 0) {
+    if (!continuing && wave == last_wave && notified->empty() && open == 0) {
       if (total > 0 && unassigned() == 0) {
         set_state(ota::v1::CAMPAIGN_STATE_COMPLETED,
                   absl::StrCat("every targeted device finished (", failed, " failed)"));
       }
     }
     if (!notified->empty() && !replica_id_.empty()) {
-      ClusterEvents::Publish(txn, replica_id_, ClusterEvents::kDeploymentsReady, id);
+      // `notified` is in device id order: the other replicas look only at
+      // their devices in that range.
+      ClusterEvents::Publish(txn, replica_id_, ClusterEvents::kDeploymentsReady, id,
+                             DeviceRange{notified->front(), notified->back()});
     }
     return absl::OkStatus();
   });

@@ -26,6 +26,7 @@
 #include "common/base/clock.h"
 #include "ota/v1/campaign_service.pb.h"
 #include "ota/v1/device.pb.h"
+#include "server/cluster/events.h"
 #include "server/store/database.h"
 #include "server/store/stores.h"
 
@@ -100,7 +101,7 @@ absl::StatusOr<std::map<std::string, ota::v1::Deployment>> NextDeployments(
 // What one otad sends for a campaign to the devices whose streams it holds.
 struct CampaignDeployments {
   // The campaign is ACTIVE without a download cap: these (device id,
-  // deployment id) were PENDING and are NOTIFIED now, all of `manifest`.
+  // deployment id) are NOTIFIED, all of `manifest`.
   std::vector<std::pair<std::string, std::string>> deployments;
   ota::v1::SignedManifest manifest;
   // The campaign is ACTIVE with a download cap: nothing was marked, and
@@ -110,17 +111,28 @@ struct CampaignDeployments {
   std::vector<std::string> waiting;
 };
 
+// The devices a campaign pass asks about: every one of `ids`, and those of
+// `ranged_ids` that fall in one of `ranges` (compared in the database's
+// order of device ids, as the engine chose them).
+struct DeviceSelection {
+  std::vector<std::string> ids;
+  std::vector<std::string> ranged_ids;
+  std::vector<DeviceRange> ranges;
+};
+
 // The campaign-level counterpart of NextDeployments, for a wave that was
-// just chosen: in one transaction, the PENDING deployments of
-// `campaign_id` whose devices are among `device_ids`, marked NOTIFIED by one
-// UPDATE (the manifest read once). Nothing when the campaign is unknown or
-// not ACTIVE. Deployments already NOTIFIED are left alone: their streams
-// sent them, or send them again at their next look. Rows another
-// transaction has locked (a device's own lookup) are skipped, not waited
-// for; that transaction sends them.
-absl::StatusOr<CampaignDeployments> TakeCampaignDeployments(
-    Database* db, const std::string& campaign_id, const std::vector<std::string>& device_ids,
-    int64_t now_ms);
+// just chosen: in one transaction, the open deployments of `campaign_id`
+// still to send (PENDING or NOTIFIED) whose devices are in `devices`, the
+// PENDING ones marked NOTIFIED by one UPDATE (the manifest read once). The
+// engine writes deployments NOTIFIED already for devices that were online,
+// so a wave usually needs only the read. Nothing when the campaign is
+// unknown or not ACTIVE. PENDING rows another transaction has locked (a
+// device's own lookup) are skipped, not waited for; that transaction sends
+// them.
+absl::StatusOr<CampaignDeployments> TakeCampaignDeployments(Database* db,
+                                                            const std::string& campaign_id,
+                                                            const DeviceSelection& devices,
+                                                            int64_t now_ms);
 
 // Applies a device's reports to its deployments (in seq order): state,
 // reason, message, progress. Terminal deployments keep their state, except

@@ -23,7 +23,8 @@ struct Inbox {
   ClusterEvents::Handler handler() {
     return [this](const ClusterEvent& e) {
       std::lock_guard<std::mutex> lock(mu);
-      seen.push_back(e.kind + ":" + e.campaign_id);
+      seen.push_back(e.kind + ":" + e.campaign_id +
+                     (e.devices.all() ? "" : "[" + e.devices.first + ".." + e.devices.last + "]"));
     };
   }
   std::vector<std::string> WaitFor(size_t n) {
@@ -51,10 +52,10 @@ class ClusterTest : public ::testing::Test {
     url_ = *url;
   }
   void Publish(const std::string& replica, const std::string& kind, const std::string& id,
-               bool commit = true) {
+               bool commit = true, const DeviceRange& devices = {}) {
     pqxx::connection conn(url_);
     pqxx::work txn(conn);
-    ClusterEvents::Publish(txn, replica, kind, id);
+    ClusterEvents::Publish(txn, replica, kind, id, devices);
     if (commit) txn.commit();
   }
   std::unique_ptr<ota::testing::PostgresCluster> cluster_;
@@ -75,6 +76,18 @@ TEST_F(ClusterTest, EventsReachOtherReplicasAtCommitOnly) {
   absl::SleepFor(absl::Milliseconds(300));
   EXPECT_EQ(ea->received(), 1u);
   EXPECT_EQ(eb->received(), 1u);
+}
+
+TEST_F(ClusterTest, AnEventCarriesTheRangeOfDevicesChosen) {
+  Inbox b;
+  auto eb = ClusterEvents::Start(url_, "replica-b", b.handler(), 100);
+  absl::SleepFor(absl::Milliseconds(500));
+  Publish("replica-a", ClusterEvents::kDeploymentsReady, "c1", true,
+          DeviceRange{"gw 0001", "gw 0999"});  // ids with spaces
+  // Too long for one notification: sent as every device, never dropped.
+  Publish("replica-a", ClusterEvents::kDeploymentsReady, "c2", true,
+          DeviceRange{std::string(3000, 'a'), std::string(3000, 'z')});
+  EXPECT_THAT(b.WaitFor(2), ElementsAre("deployments:c1[gw 0001..gw 0999]", "deployments:c2"));
 }
 
 TEST_F(ClusterTest, ListenerReconnectsAndAsksForResync) {

@@ -1,5 +1,6 @@
 #include "server/cluster/events.h"
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -11,7 +12,12 @@
 namespace ota::server {
 namespace {
 
-// Payload: "<replica id> <kind> <campaign id>".
+// PostgreSQL refuses notification payloads of 8000 bytes or more.
+constexpr size_t kMaxPayload = 7999;
+
+// Payload: "<replica id> <kind> <campaign id>", then for a device range
+// " <first device id> <last device id>", both hex-encoded (device ids may
+// hold spaces).
 class Receiver final : public pqxx::notification_receiver {
  public:
   Receiver(pqxx::connection_base& c, std::function<void(const std::string&)> on)
@@ -38,9 +44,15 @@ ClusterEvents::~ClusterEvents() {
 }
 
 void ClusterEvents::Publish(pqxx::transaction_base& txn, absl::string_view replica_id,
-                            absl::string_view kind, absl::string_view campaign_id) {
-  txn.exec_params("SELECT pg_notify($1, $2)", std::string(kChannel),
-                  absl::StrCat(replica_id, " ", kind, " ", campaign_id));
+                            absl::string_view kind, absl::string_view campaign_id,
+                            const DeviceRange& devices) {
+  std::string payload = absl::StrCat(replica_id, " ", kind, " ", campaign_id);
+  if (!devices.all()) {
+    std::string range = absl::StrCat(" ", absl::BytesToHexString(devices.first), " ",
+                                     absl::BytesToHexString(devices.last));
+    if (payload.size() + range.size() < kMaxPayload) payload += range;
+  }
+  txn.exec_params("SELECT pg_notify($1, $2)", std::string(kChannel), payload);
 }
 
 std::string ClusterEvents::NewReplicaId() {
@@ -49,10 +61,15 @@ std::string ClusterEvents::NewReplicaId() {
 }
 
 void ClusterEvents::Deliver(const std::string& payload) {
-  std::vector<std::string> parts = absl::StrSplit(payload, absl::MaxSplits(' ', 2));
-  if (parts.size() != 3 || parts[0] == replica_id_) return;
+  std::vector<std::string> parts = absl::StrSplit(payload, ' ');
+  if ((parts.size() != 3 && parts.size() != 5) || parts[0] == replica_id_) return;
+  ClusterEvent event{parts[1], parts[2]};
+  if (parts.size() == 5) {
+    event.devices.first = absl::HexStringToBytes(parts[3]);
+    event.devices.last = absl::HexStringToBytes(parts[4]);
+  }
   ++received_;
-  handler_(ClusterEvent{parts[1], parts[2]});
+  handler_(event);
 }
 
 void ClusterEvents::Run() {

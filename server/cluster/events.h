@@ -5,12 +5,14 @@
 //
 //   kCampaignChanged   an operator started, paused, resumed or stopped it:
 //                      the replica running the engine ticks at once;
-//   kDeploymentsReady  the engine chose devices for it: each replica sends
-//                      them to the ones whose streams it holds, with one
-//                      transaction for all of them (CampaignFanout).
+//   kDeploymentsReady  the engine chose devices for it, within a range of
+//                      device ids: each replica sends them to the ones
+//                      whose streams it holds, with one transaction for
+//                      all of them (CampaignFanout).
 //
 //   // In the transaction that makes the change; delivered at commit.
-//   ClusterEvents::Publish(txn, replica_id, ClusterEvents::kDeploymentsReady, id);
+//   ClusterEvents::Publish(txn, replica_id, ClusterEvents::kDeploymentsReady, id,
+//                          DeviceRange{first_chosen, last_chosen});
 //
 //   auto events = ClusterEvents::Start(url, replica_id, [&](const ClusterEvent& e) {...});
 //
@@ -32,9 +34,19 @@
 
 namespace ota::server {
 
+// Device ids from `first` to `last`, both included, in the database's
+// order of device ids. An empty range means every device.
+struct DeviceRange {
+  std::string first;
+  std::string last;
+  bool all() const { return first.empty() && last.empty(); }
+};
+
 struct ClusterEvent {
   std::string kind;
   std::string campaign_id;  // empty for kResync
+  // kDeploymentsReady: the devices the engine chose are in this range.
+  DeviceRange devices;
 };
 
 class ClusterEvents {
@@ -54,8 +66,10 @@ class ClusterEvents {
   ~ClusterEvents();
 
   // Queues an event in `txn`; PostgreSQL delivers it when txn commits.
+  // A range too long for a notification is sent as every device.
   static void Publish(pqxx::transaction_base& txn, absl::string_view replica_id,
-                      absl::string_view kind, absl::string_view campaign_id);
+                      absl::string_view kind, absl::string_view campaign_id,
+                      const DeviceRange& devices = {});
 
   // A random id for this process, distinct among replicas.
   static std::string NewReplicaId();

@@ -3,7 +3,9 @@
 #include <memory>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/base/log.h"
@@ -35,18 +37,36 @@ CampaignFanout::~CampaignFanout() {
   thread_.join();
 }
 
+void CampaignFanout::CampaignReady(const std::string& campaign_id) {
+  Enqueue(campaign_id, Selection::All());
+}
+
 void CampaignFanout::CampaignReady(const std::string& campaign_id,
                                    std::vector<std::string> chosen) {
+  Enqueue(campaign_id, Selection{.chosen = std::move(chosen)});
+}
+
+void CampaignFanout::CampaignReady(const std::string& campaign_id, const DeviceRange& devices) {
+  if (devices.all()) {
+    Enqueue(campaign_id, Selection::All());
+  } else {
+    Enqueue(campaign_id, Selection{.ranges = {devices}});
+  }
+}
+
+void CampaignFanout::Enqueue(const std::string& campaign_id, Selection which) {
   absl::MutexLock lock(&mu_);
   auto [it, fresh] = queued_.try_emplace(campaign_id);
   if (fresh) order_.push_back(campaign_id);
-  Queued& q = it->second;
-  if (chosen.empty()) {
-    q.all_waiting = true;
-  } else {
-    q.chosen.insert(q.chosen.end(), std::make_move_iterator(chosen.begin()),
-                    std::make_move_iterator(chosen.end()));
+  Selection& q = it->second;
+  if (q.all) return;
+  if (which.all) {
+    q = Selection::All();
+    return;
   }
+  q.chosen.insert(q.chosen.end(), std::make_move_iterator(which.chosen.begin()),
+                  std::make_move_iterator(which.chosen.end()));
+  q.ranges.insert(q.ranges.end(), which.ranges.begin(), which.ranges.end());
 }
 
 void CampaignFanout::Drain() {
@@ -61,7 +81,7 @@ void CampaignFanout::Drain() {
 void CampaignFanout::Run() {
   while (true) {
     std::string campaign_id;
-    Queued q;
+    Selection q;
     {
       absl::MutexLock lock(&mu_);
       running_ = false;
@@ -78,7 +98,7 @@ void CampaignFanout::Run() {
       queued_.erase(it);
       running_ = true;
     }
-    absl::StatusOr<Pass> pass = RunPass(campaign_id, q.chosen, q.all_waiting);
+    absl::StatusOr<Pass> pass = RunPass(campaign_id, q);
     if (!pass.ok()) {
       common::LogEvent(common::LogLevel::kError, "campaign.fanout",
                        {{"campaign_id", campaign_id}, {"error", pass.status().ToString()}});
@@ -89,20 +109,37 @@ void CampaignFanout::Run() {
   }
 }
 
-absl::StatusOr<CampaignFanout::Pass> CampaignFanout::RunPass(
-    const std::string& campaign_id, const std::vector<std::string>& chosen, bool all_waiting) {
+absl::StatusOr<CampaignFanout::Pass> CampaignFanout::RunPass(const std::string& campaign_id,
+                                                             const Selection& which) {
   Pass pass;
   const absl::Time started = absl::Now();
-  std::vector<std::string> ids = hub_->ConnectedIds();
-  pass.connected = ids.size();
-  if (ids.empty()) return pass;
+  std::vector<std::string> connected = hub_->ConnectedIds();
+  pass.connected = connected.size();
+  if (connected.empty()) return pass;
+  DeviceSelection devices;
+  if (which.all) {
+    devices.ids = std::move(connected);
+  } else {
+    if (!which.chosen.empty()) {
+      // The engine's choice, narrowed here to the devices with a stream.
+      const absl::flat_hash_set<absl::string_view> here(connected.begin(), connected.end());
+      for (const std::string& id : which.chosen) {
+        if (here.contains(id)) devices.ids.push_back(id);
+      }
+    }
+    if (!which.ranges.empty()) {
+      // Ranges compare in the database's order of device ids, so the
+      // database narrows these.
+      devices.ranged_ids = std::move(connected);
+      devices.ranges = which.ranges;
+    }
+  }
   absl::StatusOr<CampaignDeployments> found =
-      TakeCampaignDeployments(db_, campaign_id, ids, clock_->NowMillis());
+      TakeCampaignDeployments(db_, campaign_id, devices, clock_->NowMillis());
   if (!found.ok()) return found.status();
   if (found->capped) {
-    const std::vector<std::string>& wake = all_waiting ? found->waiting : chosen;
-    pass.woken = wake.size();
-    hub_->Wake(wake);
+    pass.woken = found->waiting.size();
+    hub_->Wake(found->waiting);
     if (capped_ != nullptr) capped_->Increment(static_cast<double>(pass.woken));
     return pass;
   }

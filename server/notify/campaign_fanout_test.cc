@@ -71,10 +71,24 @@ class CampaignFanoutTest : public ota::testing::PostgresTest {
              .on_deployment =
                  [s](const std::string& deployment_id,
                      const std::shared_ptr<const SharedDeployment>& shared) {
-                   if (!s->closed) s->sent.push_back(shared->ProtoFor(deployment_id));
+                   // As a real stream: the deployment it sent last is not
+                   // sent again.
+                   if (s->closed || (!s->sent.empty() &&
+                                     s->sent.back().deployment().deployment_id() == deployment_id)) {
+                     return;
+                   }
+                   s->sent.push_back(shared->ProtoFor(deployment_id));
                  }});
     s->woken = 0;  // Attach is no wake
     return s;
+  }
+
+  // As when the device's stream opened on some replica.
+  void MarkOnline(const std::string& id) {
+    ASSERT_TRUE(db_->Transact([&](pqxx::work& txn) {
+      txn.exec_params("UPDATE devices SET online = true WHERE device_id = $1", id);
+      return absl::OkStatus();
+    }).ok());
   }
 
   Campaign StartCampaign(const ota::v1::RolloutPolicy& policy, const std::string& name = "c") {
@@ -143,7 +157,7 @@ TEST_F(CampaignFanoutTest, AWaveReachesTheConnectedDevicesInOnePass) {
   ASSERT_EQ(pending.size(), 5u);
 
   ASSERT_OK_AND_ASSIGN(CampaignFanout::Pass pass,
-                       fanout_->RunPass(c.campaign_id(), chosen_, /*all_waiting=*/false));
+                       fanout_->RunPass(c.campaign_id(), {.chosen = chosen_}));
   EXPECT_EQ(pass.connected, 4u);
   EXPECT_EQ(pass.taken, 3u);
   EXPECT_EQ(pass.offered, 3u);
@@ -167,17 +181,66 @@ TEST_F(CampaignFanoutTest, AWaveReachesTheConnectedDevicesInOnePass) {
   }
   EXPECT_THAT(streams_["elsewhere"].sent, IsEmpty());
 
-  // Nothing is left to take for the devices here; a device that connects
-  // later is taken by the next pass.
-  ASSERT_OK_AND_ASSIGN(pass, fanout_->RunPass(c.campaign_id(), {}, true));
-  EXPECT_EQ(pass.taken, 0u);
+  // A pass over every device here offers the NOTIFIED ones again (their
+  // streams drop what they sent already); a device that connects later is
+  // taken by the next pass.
+  ASSERT_OK_AND_ASSIGN(pass, fanout_->RunPass(c.campaign_id(), CampaignFanout::Selection::All()));
+  EXPECT_EQ(pass.taken, 3u);
   Connect("dev-4");
-  ASSERT_OK_AND_ASSIGN(pass, fanout_->RunPass(c.campaign_id(), {}, true));
-  EXPECT_EQ(pass.taken, 1u);
-  EXPECT_EQ(pass.offered, 1u);
+  ASSERT_OK_AND_ASSIGN(pass, fanout_->RunPass(c.campaign_id(), CampaignFanout::Selection::All()));
+  EXPECT_EQ(pass.taken, 4u);
+  EXPECT_EQ(pass.offered, 4u);
   EXPECT_EQ(streams_["dev-4"].sent.size(), 1u);
   EXPECT_EQ(streams_["dev-1"].sent.size(), 1u);
   EXPECT_THAT(Keys(In(c.campaign_id(), ota::v1::DEPLOYMENT_STATE_PENDING)), ElementsAre("dev-5"));
+}
+
+TEST_F(CampaignFanoutTest, DevicesOnlineWhenChosenAreWrittenNotifiedAndSentByRange) {
+  for (int i = 1; i <= 4; ++i) AddDevice(absl::StrCat("dev-", i));
+  for (int i = 1; i <= 3; ++i) {
+    MarkOnline(absl::StrCat("dev-", i));
+    Connect(absl::StrCat("dev-", i));
+  }
+  ota::v1::RolloutPolicy policy;
+  policy.set_failure_ratio(1);
+  Campaign c = StartCampaign(policy);
+  // One write per deployment: the engine wrote the online devices' rows
+  // NOTIFIED, the offline device's PENDING.
+  const auto notified = In(c.campaign_id(), ota::v1::DEPLOYMENT_STATE_NOTIFIED);
+  EXPECT_THAT(Keys(notified), ElementsAre("dev-1", "dev-2", "dev-3"));
+  EXPECT_THAT(Keys(In(c.campaign_id(), ota::v1::DEPLOYMENT_STATE_PENDING)), ElementsAre("dev-4"));
+
+  // Another replica's engine chose dev-2 to dev-4: only those are looked at.
+  ASSERT_OK_AND_ASSIGN(CampaignFanout::Pass pass,
+                       fanout_->RunPass(c.campaign_id(), {.ranges = {{"dev-2", "dev-4"}}}));
+  EXPECT_EQ(pass.connected, 3u);
+  EXPECT_EQ(pass.taken, 2u);
+  EXPECT_EQ(pass.offered, 2u);
+  EXPECT_THAT(streams_["dev-1"].sent, IsEmpty());
+  for (const std::string id : {"dev-2", "dev-3"}) {
+    ASSERT_EQ(streams_[id].sent.size(), 1u) << id;
+    EXPECT_EQ(streams_[id].sent[0].deployment().deployment_id(), notified.at(id));
+  }
+  // A range reaching no device here, and an empty selection, take nothing.
+  ASSERT_OK_AND_ASSIGN(pass, fanout_->RunPass(c.campaign_id(), {.ranges = {{"dev-5", "dev-9"}}}));
+  EXPECT_EQ(pass.taken, 0u);
+  ASSERT_OK_AND_ASSIGN(pass, fanout_->RunPass(c.campaign_id(), {}));
+  EXPECT_EQ(pass.taken, 0u);
+
+  // The offline device connects: its PENDING row is marked and sent.
+  Connect("dev-4");
+  ASSERT_OK_AND_ASSIGN(pass, fanout_->RunPass(c.campaign_id(), {.ranges = {{"dev-4", "dev-4"}}}));
+  EXPECT_EQ(pass.taken, 1u);
+  EXPECT_EQ(streams_["dev-4"].sent.size(), 1u);
+  EXPECT_THAT(In(c.campaign_id(), ota::v1::DEPLOYMENT_STATE_PENDING), IsEmpty());
+
+  // Queued events: a range and the engine's own choice merge into one pass.
+  fanout_->CampaignReady(c.campaign_id(), DeviceRange{"dev-1", "dev-1"});
+  fanout_->CampaignReady(c.campaign_id(), std::vector<std::string>{"dev-3"});
+  fanout_->Drain();
+  EXPECT_EQ(streams_["dev-1"].sent.size(), 1u);
+  // Offers of all passes: 2 + 1 + 2 (dev-3's stream dropped its repeat).
+  EXPECT_THAT(Metrics(), HasSubstr("otad_fanout_deployments_total 5\n"));
 }
 
 TEST_F(CampaignFanoutTest, ADeviceGoneMidPassGetsItsDeploymentWhenItConnectsAgain) {
@@ -190,14 +253,15 @@ TEST_F(CampaignFanoutTest, ADeviceGoneMidPassGetsItsDeploymentWhenItConnectsAgai
   policy.set_failure_ratio(1);
   Campaign c = StartCampaign(policy);
   const auto pending = In(c.campaign_id(), ota::v1::DEPLOYMENT_STATE_PENDING);
-  ASSERT_OK_AND_ASSIGN(CampaignFanout::Pass pass, fanout_->RunPass(c.campaign_id(), {}, true));
+  ASSERT_OK_AND_ASSIGN(CampaignFanout::Pass pass, fanout_->RunPass(c.campaign_id(), CampaignFanout::Selection::All()));
   EXPECT_EQ(pass.taken, 2u);
   EXPECT_THAT(leaving->sent, IsEmpty());
   // A stream gone between the ids and the offer is not offered at all.
   hub_.Detach("dev-2", leaving->waker);
-  ASSERT_OK_AND_ASSIGN(pass, fanout_->RunPass(c.campaign_id(), {}, true));
+  ASSERT_OK_AND_ASSIGN(pass, fanout_->RunPass(c.campaign_id(), CampaignFanout::Selection::All()));
   EXPECT_EQ(pass.connected, 1u);
-  EXPECT_EQ(pass.taken, 0u);
+  EXPECT_EQ(pass.taken, 1u);  // dev-1's, again
+  EXPECT_THAT(streams_["dev-1"].sent, ::testing::SizeIs(1));
   // NOTIFIED is "sent, maybe not received": the next connect sends it again.
   EXPECT_THAT(Keys(In(c.campaign_id(), ota::v1::DEPLOYMENT_STATE_NOTIFIED)),
               ElementsAre("dev-1", "dev-2"));
@@ -219,15 +283,16 @@ TEST_F(CampaignFanoutTest, ADeploymentALookupHoldsIsSkippedNotWaitedFor) {
   pqxx::connection other(url_);
   pqxx::work holding(other);
   holding.exec_params("SELECT 1 FROM deployments WHERE device_id = $1 FOR UPDATE", "dev-2");
-  ASSERT_OK_AND_ASSIGN(CampaignFanout::Pass pass, fanout_->RunPass(c.campaign_id(), {}, true));
+  ASSERT_OK_AND_ASSIGN(CampaignFanout::Pass pass, fanout_->RunPass(c.campaign_id(), CampaignFanout::Selection::All()));
   EXPECT_EQ(pass.taken, 1u);
   EXPECT_EQ(streams_["dev-1"].sent.size(), 1u);
   EXPECT_THAT(streams_["dev-2"].sent, IsEmpty());
   EXPECT_THAT(Keys(In(c.campaign_id(), ota::v1::DEPLOYMENT_STATE_PENDING)), ElementsAre("dev-2"));
   holding.abort();
-  // Released, the next pass takes it.
-  ASSERT_OK_AND_ASSIGN(pass, fanout_->RunPass(c.campaign_id(), {}, true));
-  EXPECT_EQ(pass.taken, 1u);
+  // Released, the next pass takes it (and offers dev-1's again).
+  ASSERT_OK_AND_ASSIGN(pass, fanout_->RunPass(c.campaign_id(), CampaignFanout::Selection::All()));
+  EXPECT_EQ(pass.taken, 2u);
+  EXPECT_EQ(streams_["dev-1"].sent.size(), 1u);
   EXPECT_EQ(streams_["dev-2"].sent.size(), 1u);
 }
 
@@ -237,7 +302,10 @@ TEST_F(CampaignFanoutTest, ACappedCampaignIsLeftToTheLookupsThatHoldTheCap) {
   AddDevice("dev-3", "cell-a");
   AddDevice("dev-4", "cell-b");
   AddDevice("dev-5", "cell-b");
-  for (int i = 1; i <= 5; ++i) Connect(absl::StrCat("dev-", i));
+  for (int i = 1; i <= 5; ++i) {
+    MarkOnline(absl::StrCat("dev-", i));
+    Connect(absl::StrCat("dev-", i));
+  }
   ota::v1::RolloutPolicy policy;
   policy.set_failure_ratio(1);
   policy.mutable_download_cap()->set_attribute("region");
@@ -247,11 +315,12 @@ TEST_F(CampaignFanoutTest, ACappedCampaignIsLeftToTheLookupsThatHoldTheCap) {
   EXPECT_THAT(chosen_, ElementsAre("dev-1", "dev-4"));
 
   ASSERT_OK_AND_ASSIGN(CampaignFanout::Pass pass,
-                       fanout_->RunPass(c.campaign_id(), chosen_, /*all_waiting=*/false));
+                       fanout_->RunPass(c.campaign_id(), {.chosen = chosen_}));
   EXPECT_EQ(pass.taken, 0u);
   EXPECT_EQ(pass.offered, 0u);
   EXPECT_EQ(pass.woken, 2u);
-  // Nothing was marked or sent early; only the chosen were woken.
+  // Nothing was marked or sent early, online or not; only the chosen were
+  // woken.
   EXPECT_EQ(In(c.campaign_id(), ota::v1::DEPLOYMENT_STATE_PENDING).size(), 5u);
   EXPECT_THAT(In(c.campaign_id(), ota::v1::DEPLOYMENT_STATE_NOTIFIED), IsEmpty());
   for (int i = 1; i <= 5; ++i) {
@@ -261,7 +330,7 @@ TEST_F(CampaignFanoutTest, ACappedCampaignIsLeftToTheLookupsThatHoldTheCap) {
   }
   // Another replica's event names no devices: every waiting one is woken,
   // and each lookup holds its group to the cap.
-  ASSERT_OK_AND_ASSIGN(pass, fanout_->RunPass(c.campaign_id(), {}, /*all_waiting=*/true));
+  ASSERT_OK_AND_ASSIGN(pass, fanout_->RunPass(c.campaign_id(), CampaignFanout::Selection::All()));
   EXPECT_EQ(pass.woken, 5u);
   EXPECT_EQ(In(c.campaign_id(), ota::v1::DEPLOYMENT_STATE_PENDING).size(), 5u);
   ASSERT_THAT(NextDeployment(db_.get(), "dev-1", kNow * 1000), IsOk());
@@ -278,19 +347,19 @@ TEST_F(CampaignFanoutTest, APausedOrStoppedCampaignSendsNothing) {
   policy.set_failure_ratio(1);
   Campaign c = StartCampaign(policy);
   ASSERT_THAT(store_->Pause(c.campaign_id(), "a look"), IsOk());
-  ASSERT_OK_AND_ASSIGN(CampaignFanout::Pass pass, fanout_->RunPass(c.campaign_id(), {}, true));
+  ASSERT_OK_AND_ASSIGN(CampaignFanout::Pass pass, fanout_->RunPass(c.campaign_id(), CampaignFanout::Selection::All()));
   EXPECT_EQ(pass.taken, 0u);
   EXPECT_EQ(In(c.campaign_id(), ota::v1::DEPLOYMENT_STATE_PENDING).size(), 1u);
   ASSERT_THAT(store_->Stop(c.campaign_id(), "enough"), IsOk());
-  ASSERT_OK_AND_ASSIGN(pass, fanout_->RunPass(c.campaign_id(), {}, true));
+  ASSERT_OK_AND_ASSIGN(pass, fanout_->RunPass(c.campaign_id(), CampaignFanout::Selection::All()));
   EXPECT_EQ(pass.taken, 0u);
   EXPECT_THAT(In(c.campaign_id(), ota::v1::DEPLOYMENT_STATE_CANCELLED), ::testing::SizeIs(1));
   EXPECT_THAT(streams_["dev-1"].sent, IsEmpty());
-  ASSERT_OK_AND_ASSIGN(pass, fanout_->RunPass("no-such-campaign", {}, true));
+  ASSERT_OK_AND_ASSIGN(pass, fanout_->RunPass("no-such-campaign", CampaignFanout::Selection::All()));
   EXPECT_EQ(pass.taken, 0u);
 }
 
-TEST_F(CampaignFanoutTest, QueuedEventsOfOneCampaignMergeIntoOnePass) {
+TEST_F(CampaignFanoutTest, QueuedEventsOfOneCampaignSendEachDeploymentOnce) {
   for (int i = 1; i <= 3; ++i) {
     AddDevice(absl::StrCat("dev-", i));
     Connect(absl::StrCat("dev-", i));
@@ -304,7 +373,6 @@ TEST_F(CampaignFanoutTest, QueuedEventsOfOneCampaignMergeIntoOnePass) {
   fanout_->Drain();
   for (int i = 1; i <= 3; ++i) EXPECT_EQ(streams_[absl::StrCat("dev-", i)].sent.size(), 1u);
   EXPECT_EQ(In(c.campaign_id(), ota::v1::DEPLOYMENT_STATE_NOTIFIED).size(), 3u);
-  EXPECT_THAT(Metrics(), HasSubstr("otad_fanout_deployments_total 3\n"));
 }
 
 }  // namespace
