@@ -576,21 +576,10 @@ absl::StatusOr<CampaignDeployments> TakeCampaignDeployments(Database* db,
                                                             const DeviceSelection& devices,
                                                             int64_t now_ms) {
   CampaignDeployments out;
-  if (devices.ids.empty() && (devices.ranged_ids.empty() || devices.ranges.empty())) return out;
-  std::vector<std::string> firsts, lasts;
-  for (const DeviceRange& r : devices.ranges) {
-    firsts.push_back(r.first);
-    lasts.push_back(r.last);
-  }
-  // $2: ids taken as they are; $3: ids kept when in a range of $4, $5.
-  const std::string selected =
-      "WITH u AS (SELECT DISTINCT x AS device_id FROM ("
-      "SELECT unnest($2::text[]) AS x UNION ALL "
-      "SELECT y FROM unnest($3::text[]) AS y WHERE EXISTS (SELECT 1 FROM "
-      "unnest($4::text[], $5::text[]) AS r(lo, hi) WHERE y >= r.lo AND y <= r.hi)) a) ";
+  const bool ranged = !devices.ranged_ids.empty() && !devices.ranges.empty();
+  if (devices.ids.empty() && !ranged) return out;
   const std::string ids = PgTextArray(devices.ids);
-  const std::string ranged = devices.ranges.empty() ? "{}" : PgTextArray(devices.ranged_ids);
-  const std::string first = PgTextArray(firsts), last = PgTextArray(lasts);
+  const std::string ranged_ids = ranged ? PgTextArray(devices.ranged_ids) : "{}";
   absl::Status s = db->Transact([&](pqxx::work& txn) -> absl::Status {
     out = CampaignDeployments();
     pqxx::result c = txn.exec_params(
@@ -601,31 +590,50 @@ absl::StatusOr<CampaignDeployments> TakeCampaignDeployments(Database* db,
     if (c.empty()) return absl::OkStatus();
     ota::v1::RolloutPolicy policy;
     policy.ParseFromString(pqxx::binarystring(c[0][0]).str());
-    if (policy.download_cap().max_concurrent() > 0) {
-      out.capped = true;
-      for (const auto& row : txn.exec_params(
-               selected + "SELECT d.device_id FROM deployments d "
-                          "JOIN u ON u.device_id = d.device_id "
-                          "WHERE d.campaign_id = $1 AND d.state = 1 ORDER BY d.device_id",
-               campaign_id, ids, ranged, first, last)) {
-        out.waiting.push_back(row[0].c_str());
+    const bool capped = policy.download_cap().max_concurrent() > 0;
+    // A wave just inserted has no statistics yet; the planner must not
+    // take the campaign's deployments for a few rows and scan them whole
+    // for every device asked about. Each statement below is one index scan
+    // over the campaign's deployments, with the device ids hashed.
+    txn.exec("SET LOCAL enable_seqscan = off");
+    // Open deployments of the campaign still to send (a device has at most
+    // one open deployment, deployments_one_open_per_device, so this is the
+    // one), by device id: (deployment id, state).
+    std::map<std::string, std::pair<std::string, int>> found;
+    auto collect = [&](const pqxx::result& rows) {
+      for (const auto& row : rows) {
+        found.try_emplace(row[0].c_str(), row[1].c_str(), row[2].as<int>());
       }
+    };
+    const char* states = capped ? "(1)" : "(1, 2)";
+    if (!devices.ids.empty()) {
+      collect(txn.exec_params(
+          absl::StrCat("SELECT device_id, deployment_id, state FROM deployments "
+                       "WHERE campaign_id = $1 AND device_id = ANY($2::text[]) AND state IN ",
+                       states),
+          campaign_id, ids));
+    }
+    if (ranged) {
+      for (const DeviceRange& r : devices.ranges) {
+        collect(txn.exec_params(
+            absl::StrCat("SELECT device_id, deployment_id, state FROM deployments "
+                         "WHERE campaign_id = $1 AND device_id >= $3 AND device_id <= $4 "
+                         "AND device_id = ANY($2::text[]) AND state IN ",
+                         states),
+            campaign_id, ranged_ids, r.first, r.last));
+      }
+    }
+    if (capped) {
+      out.capped = true;
+      for (const auto& [device_id, _] : found) out.waiting.push_back(device_id);
       return absl::OkStatus();
     }
-    // A device has at most one open deployment (deployments_one_open_per_
-    // device), so a PENDING or NOTIFIED one of this campaign is the one to
-    // send. Each index probe goes through the campaign's unique
-    // (campaign_id, device_id) key.
     std::vector<std::string> pending;
-    for (const auto& row : txn.exec_params(
-             selected + "SELECT d.device_id, d.deployment_id, d.state FROM deployments d "
-                        "JOIN u ON u.device_id = d.device_id "
-                        "WHERE d.campaign_id = $1 AND d.state IN (1, 2)",
-             campaign_id, ids, ranged, first, last)) {
-      if (row[2].as<int>() == 2) {
-        out.deployments.emplace_back(row[0].c_str(), row[1].c_str());
+    for (const auto& [device_id, d] : found) {
+      if (d.second == 2) {
+        out.deployments.emplace_back(device_id, d.first);
       } else {
-        pending.push_back(row[1].c_str());
+        pending.push_back(d.first);
       }
     }
     // Rows another transaction holds are skipped, never waited for: a
