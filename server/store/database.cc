@@ -24,7 +24,8 @@ absl::Status Database::FromException(const std::exception& e) {
     const std::string& state = ex->sqlstate();
     std::string what = ex->what();
     if (state == "23505") return absl::AlreadyExistsError(what);
-    if (state == "23503") return absl::FailedPreconditionError(what);
+    // foreign_key_violation, restrict_violation
+    if (state == "23503" || state == "23001") return absl::FailedPreconditionError(what);
     if (state == "23514" || state == "22P02" || state == "23502") {
       return absl::InvalidArgumentError(what);
     }

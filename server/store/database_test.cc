@@ -64,6 +64,19 @@ TEST_F(DatabaseTest, ConstraintViolationsMapToCodes) {
                      "sequence_number, payload_sha256, payload_size, signing_key_ids, created_unix) "
                      "VALUES ('m', '', 'v', 'c', 1, 'nope', 1, '{}', 0)"),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("foreign key")));
+  // Campaigns are kept: deleting one, or emptying the table, is refused.
+  ASSERT_THAT(insert("INSERT INTO manifests (manifest_id, signed_manifest, vendor_id, class_id, "
+                     "sequence_number, payload_sha256, payload_size, signing_key_ids, created_unix) "
+                     "VALUES ('m', '', 'v', 'c', 1, 'a', 1, '{}', 0)"),
+              IsOk());
+  ASSERT_THAT(insert("INSERT INTO campaigns (campaign_id, name, manifest_id, policy, state, "
+                     "created_unix) VALUES ('c', 'c', 'm', '', 1, 0)"),
+              IsOk());
+  for (const char* sql : {"DELETE FROM campaigns WHERE campaign_id = 'c'", "TRUNCATE campaigns CASCADE"}) {
+    EXPECT_THAT(insert(sql), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                      HasSubstr("campaigns are kept as the record of their rollout")))
+        << sql;
+  }
 }
 
 TEST_F(DatabaseTest, RestartGivesUnavailableThenRecovers) {
