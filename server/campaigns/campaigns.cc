@@ -941,7 +941,13 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
       if (succeeded && now >= wave_started + p.wave_soak_seconds()) start_wave(wave + 1);
     } else {
       // The last wave takes every device that matches, late joiners too.
-      insert_chunk();
+      const size_t added = insert_chunk();
+      if (added > 0) {
+        logged.push_back({"campaign.wave_added",
+                          {{"campaign_id", id},
+                           {"wave", absl::StrCat(wave)},
+                           {"devices", absl::StrCat(added)}}});
+      }
     }
     if (p.download_cap().max_concurrent() > 0) {
       // Under a cap, wake only waiting devices whose group has room.
