@@ -760,6 +760,7 @@ absl::Status Engine::Tick() {
       std::vector<std::string> notified;
       absl::Status t = TickCampaign(id, &notified, &more, &last_device);
       if (t.ok() && !notified.empty() && notify_) notify_(id, notified);
+      if (t.ok()) KeepStatistics();
       if (!t.ok()) {
         if (first.ok()) first = t;
         break;
@@ -769,14 +770,38 @@ absl::Status Engine::Tick() {
   return first;
 }
 
+void Engine::KeepStatistics() {
+  if (unanalyzed_ < 1000) return;
+  const absl::Time started = absl::Now();
+  double rows = 0;
+  bool analyzed = false;
+  absl::Status s = db_->Transact([&](pqxx::work& txn) {
+    rows = txn.exec("SELECT greatest(reltuples, 0) FROM pg_class "
+                    "WHERE oid = 'deployments'::regclass")[0][0]
+               .as<double>();
+    analyzed = static_cast<double>(unanalyzed_) > rows;
+    if (analyzed) txn.exec("ANALYZE deployments");
+    return absl::OkStatus();
+  });
+  if (!s.ok() || !analyzed) return;
+  common::LogEvent(common::LogLevel::kInfo, "engine.analyze",
+                   {{"table", "deployments"},
+                    {"rows_before", absl::StrCat(static_cast<int64_t>(rows))},
+                    {"added", absl::StrCat(unanalyzed_)},
+                    {"ms", absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - started))}});
+  unanalyzed_ = 0;
+}
+
 absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string>* notified,
                                   bool* more, std::string* last_device) {
   const int64_t now = clock_->NowUnix();
+  size_t inserted = 0;
   std::vector<std::pair<const char*, std::vector<common::LogField>>> logged;  // after commit
   absl::Status status = db_->Transact([&](pqxx::work& txn) -> absl::Status {
     notified->clear();
     logged.clear();
     *more = false;
+    inserted = 0;
     pqxx::result r = txn.exec_params(
         absl::StrCat("SELECT ", kCampaignColumns, " FROM campaigns WHERE campaign_id = $1 "
                      "AND state IN (2, 3) FOR UPDATE SKIP LOCKED"),
@@ -890,6 +915,7 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
               "SELECT device_id FROM added ORDER BY device_id"),
           pqxx::prepare::make_dynamic_params(params));
       txn.exec("SET LOCAL enable_nestloop = on");
+      inserted += added.size();
       for (const auto& a : added) notified->push_back(a[0].c_str());
       // In the database's collation, as the next chunk's "device_id >" reads it.
       if (!added.empty()) *last_device = added[added.size() - 1][0].c_str();
@@ -984,6 +1010,7 @@ absl::Status Engine::TickCampaign(const std::string& id, std::vector<std::string
     return absl::OkStatus();
   });
   if (status.ok()) {
+    unanalyzed_ += inserted;
     for (const auto& [event, fields] : logged) {
       common::LogEvent(common::LogLevel::kInfo, event, fields);
     }

@@ -320,6 +320,50 @@ TEST_F(CampaignsTest, TheLastWaveGoesInChunksEachAnnouncedAtOnce) {
   EXPECT_THAT(notify_sizes_, ::testing::ElementsAre(1));
 }
 
+TEST_F(CampaignsTest, AWaveOutgrowingTheStatisticsIsAnalyzed) {
+  // The planner's idea of the deployments table: rows as of the last
+  // ANALYZE, -1 before the first.
+  auto counted = [&] {
+    double rows = 0;
+    EXPECT_TRUE(db_->Transact([&](pqxx::work& txn) {
+      rows = txn.exec("SELECT reltuples FROM pg_class WHERE oid = 'deployments'::regclass")[0][0]
+                 .as<double>();
+      return absl::OkStatus();
+    }).ok());
+    return rows;
+  };
+  // Only the engine analyzes here.
+  ASSERT_TRUE(db_->Transact([&](pqxx::work& txn) {
+    txn.exec("ALTER TABLE deployments SET (autovacuum_enabled = false)");
+    return absl::OkStatus();
+  }).ok());
+  const double before = counted();
+  AddDevices(20);
+  ota::v1::RolloutPolicy p;
+  p.set_failure_ratio(1);
+  ASSERT_OK_AND_ASSIGN(Campaign small, Create("fleet", p));
+  ASSERT_THAT(store_->Start(small.campaign_id()), IsOk());
+  ASSERT_THAT(engine_->Tick(), IsOk());
+  EXPECT_EQ(counted(), before);  // 20 rows: not worth a look
+
+  // 1,200 late joiners, three chunks: analyzed once the inserted rows
+  // outnumbered what the statistics counted.
+  ASSERT_TRUE(db_->Transact([&](pqxx::work& txn) {
+    txn.exec_params(
+        "INSERT INTO devices (device_id, vendor_id, class_id, created_unix) "
+        "SELECT 'bulk-' || lpad(i::text, 4, '0'), $1, $2, 0 FROM generate_series(1, 1200) i",
+        common::UuidToString(vendor_), common::UuidToString(class_));
+    return absl::OkStatus();
+  }).ok());
+  engine_->set_last_wave_chunk(500);
+  notify_sizes_.clear();
+  ASSERT_THAT(engine_->Tick(), IsOk());
+  EXPECT_THAT(notify_sizes_, ::testing::ElementsAre(500, 500, 200));
+  ASSERT_THAT(DevicesIn(small.campaign_id(), ota::v1::DEPLOYMENT_STATE_PENDING), SizeIs(1220));
+  // Analyzed after the second chunk (1,020 rows then), not after the third.
+  EXPECT_EQ(counted(), 1020);
+}
+
 TEST_F(CampaignsTest, DownloadCapHoldsEachGroupToItsLimit) {
   AddDevices(3, "cell-a", 1);  // dev-101..103
   AddDevices(2, "cell-b", 4);  // dev-104..105
