@@ -780,7 +780,13 @@ void Engine::KeepStatistics() {
                     "WHERE oid = 'deployments'::regclass")[0][0]
                .as<double>();
     analyzed = static_cast<double>(unanalyzed_) > rows;
-    if (analyzed) txn.exec("ANALYZE deployments");
+    if (analyzed) {
+      // A sample of 3,000 rows (the default takes 30,000): enough for row
+      // counts and the spread of states, at a tenth of the time, while
+      // the next chunk waits. Autovacuum refines it later.
+      txn.exec("SET LOCAL default_statistics_target = 10");
+      txn.exec("ANALYZE deployments");
+    }
     return absl::OkStatus();
   });
   if (!s.ok() || !analyzed) return;
