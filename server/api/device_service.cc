@@ -616,6 +616,10 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* DeviceServiceImpl::Connect(
   grpc::ByteBuffer copy(*raw);  // shares the slices; Deserialize consumes its argument
   const bool parses =
       grpc::SerializationTraits<ota::v1::ConnectRequest>::Deserialize(&copy, &request).ok();
+  // gRPC keeps the request's bytes until the call ends, days for a device
+  // stream; once parsed they are not needed. The buffer is gRPC's own
+  // (not const) and is destroyed, empty, with the call.
+  const_cast<grpc::ByteBuffer*>(raw)->Clear();
   auto stream = std::make_shared<Stream>(streams_.get(), context, request.device_id());
   if (!parses) {
     stream->Reject(stream, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
