@@ -26,6 +26,10 @@
 #   bench/fleet.sh --devices=100000 --skip_reports
 #   bench/fleet.sh --streams_per_connection=100   # as behind a multiplexing proxy
 #
+# --otad_flag=FLAG (repeatable) passes FLAG to every otad of the memory and
+# notify passes, e.g. --otad_flag=--grpc_channel_arg=grpc.minimal_stack=1, so
+# that variants of otad's settings can be compared with the same script.
+#
 # --log_dir=DIR keeps the otads' logs (with each campaign fanout's database
 # and offer times), the clients' stderr and PostgreSQL's log there.
 #
@@ -48,9 +52,11 @@ skip_reports=0
 skip_baseline=0
 per_connection=1
 log_dir=""
+otad_flags=()
 usage="usage: $0 [--devices=N] [--per_otad=N] [--per_client=N] [--poll=SECONDS]
   [--settle=SECONDS] [--report_clients=N] [--report_seconds=N] [--skip_reports] [--skip_baseline]
-  [--streams_per_connection=N] [--reports_per_call=N] [--log_dir=DIR]"
+  [--streams_per_connection=N] [--reports_per_call=N] [--log_dir=DIR]
+  [--otad_flag=FLAG ...]"
 for arg in "$@"; do
   case "$arg" in
     --devices=*) devices="${arg#*=}" ;;
@@ -65,6 +71,7 @@ for arg in "$@"; do
     --skip_baseline) skip_baseline=1 ;;
     --streams_per_connection=*) per_connection="${arg#*=}" ;;
     --log_dir=*) log_dir="${arg#*=}" ;;
+    --otad_flag=*) otad_flags+=("${arg#*=}") ;;
     -h | --help) echo "$usage"; exit 0 ;;
     *) echo "$usage" >&2; exit 2 ;;
   esac
@@ -249,8 +256,9 @@ fi
 # ------------------------------------------------------------ memory, notify
 db=fleet
 database_url="$(pg_url "$db")" || exit 1
-echo "== memory: $devices devices, $otads otad(s), $clients client process(es)"
-measure_memory
+echo "== memory: $devices devices, $otads otad(s), $clients client process(es)" \
+  "${otad_flags[@]+otad ${otad_flags[*]}}"
+measure_memory "${otad_flags[@]}"
 ours_kib="$(per_stream "$rss_before" "$rss_after")"
 client_kib="$(awk -v c="$client_rss" -v n="$devices" 'BEGIN { printf "%.1f", c / n }')"
 

@@ -335,6 +335,8 @@ int Serve() {
           wake_engine();
         }
       });
+  GrpcMetrics grpc_metrics(&metrics);
+  deps.grpc_metrics = &grpc_metrics;
   CertificateServiceImpl certificates(deps);
   AssetServiceImpl assets(deps);
   ManifestServiceImpl manifests(deps);
@@ -342,7 +344,6 @@ int Serve() {
   DeviceServiceImpl devices(deps);
   CampaignServiceImpl campaigns(deps);
 
-  GrpcMetrics grpc_metrics(&metrics);
   // Gauges read when /metrics is scraped.
   prometheus::Gauge& connected_gauge = prometheus::BuildGauge()
                                            .Name("otad_connected_devices")
@@ -375,8 +376,13 @@ int Serve() {
   }
   builder.AddListeningPort(absl::GetFlag(FLAGS_grpc_address), credentials, &port);
   builder.SetMaxReceiveMessageSize(8 << 20);
-  auto interceptors = grpc_metrics.Interceptors();
-  for (auto& i : gate.Interceptors()) interceptors.push_back(std::move(i));
+  // Connect streams count and audit themselves (deps.grpc_metrics,
+  // deps.gate): an interceptor is allocated per call and lives as long as
+  // the call, and fleets hold their streams open for days.
+  auto interceptors = grpc_metrics.Interceptors({DeviceServiceImpl::kConnectMethod});
+  for (auto& i : gate.Interceptors({DeviceServiceImpl::kConnectMethod})) {
+    interceptors.push_back(std::move(i));
+  }
   builder.experimental().SetInterceptorCreators(std::move(interceptors));
   if (absl::GetFlag(FLAGS_grpc_small_streams)) TuneForIdleStreams(&builder);
   for (const std::string& arg : absl::GetFlag(FLAGS_grpc_channel_arg)) {

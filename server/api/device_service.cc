@@ -69,6 +69,8 @@ class DeviceServiceImpl::Streams {
   const ServiceDeps& deps() const { return deps_; }
   DeviceStore* store() { return store_; }
   DeviceHub* hub() { return hub_; }
+  GrpcMetrics* grpc_metrics() const { return deps_.grpc_metrics; }
+  const AccessGate* gate() const { return deps_.gate; }
   WorkQueue& work() { return work_; }
   TimerWheel& keepalives() { return keepalives_; }
   TimerWheel& polls() { return polls_; }
@@ -106,7 +108,9 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<grpc::By
                                         public std::enable_shared_from_this<Stream> {
  public:
   Stream(Streams* owner, grpc::CallbackServerContext* context, std::string device_id)
-      : owner_(owner), context_(context), device_id_(std::move(device_id)) {}
+      : owner_(owner), context_(context), device_id_(std::move(device_id)) {
+    if (owner_->grpc_metrics() != nullptr) owner_->grpc_metrics()->StreamOpened(kConnectMethod);
+  }
 
   // Registers the device on the work queue, then starts sending.
   void Start(std::shared_ptr<Stream> self, DeviceHello hello) {
@@ -267,6 +271,14 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<grpc::By
     if (finished_) return;
     finished_ = true;
     next_.reset();
+    // What the access gate's interceptor records for other methods: the
+    // audit of a refused call, its target named by the device id.
+    if (owner_->gate() != nullptr) {
+      ota::v1::ConnectRequest named;
+      named.set_device_id(device_id_);
+      owner_->gate()->RecordResult(context_, kConnectMethod, named, status);
+    }
+    finish_code_ = status.error_code();
     Finish(std::move(status));
   }
 
@@ -294,6 +306,12 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<grpc::By
       close = opened_;
     }
     if (close) Close();
+    // Counted as the metrics interceptor counts other calls: by the status
+    // sent (Finish always runs before OnDone).
+    if (owner_->grpc_metrics() != nullptr) {
+      owner_->grpc_metrics()->Finished(kConnectMethod, /*streaming=*/true, finish_code_,
+                                       /*seconds=*/0);
+    }
     self_.reset();  // may delete this
   }
 
@@ -334,6 +352,7 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<grpc::By
   bool finished_ ABSL_GUARDED_BY(mu_) = false;    // Finish called
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool keepalive_due_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::StatusCode finish_code_ = grpc::StatusCode::UNKNOWN;  // set by FinishLocked
   struct PendingDeployment {
     std::string deployment_id;
     std::shared_ptr<const SharedDeployment> shared;
@@ -597,6 +616,10 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* DeviceServiceImpl::Connect(
   grpc::ByteBuffer copy(*raw);  // shares the slices; Deserialize consumes its argument
   const bool parses =
       grpc::SerializationTraits<ota::v1::ConnectRequest>::Deserialize(&copy, &request).ok();
+  // gRPC keeps the request's bytes until the call ends, days for a device
+  // stream; once parsed they are not needed. The buffer is gRPC's own
+  // (not const) and is destroyed, empty, with the call.
+  const_cast<grpc::ByteBuffer*>(raw)->Clear();
   auto stream = std::make_shared<Stream>(streams_.get(), context, request.device_id());
   if (!parses) {
     stream->Reject(stream, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,

@@ -30,6 +30,7 @@
 #include "server/blobs/blob_store.h"
 #include "server/campaigns/campaigns.h"
 #include "server/notify/device_hub.h"
+#include "server/observe/grpc_metrics.h"
 #include "server/store/database.h"
 #include "server/store/stores.h"
 
@@ -89,6 +90,9 @@ struct ServiceDeps {
   const AccessGate* gate = nullptr;
   // Where the services' counters go (/metrics); may be null.
   prometheus::Registry* metrics = nullptr;
+  // The per-method gRPC metrics, for the methods that report their calls
+  // themselves (DeviceService.Connect); may be null.
+  GrpcMetrics* grpc_metrics = nullptr;
 };
 
 class CertificateServiceImpl final : public ota::v1::CertificateService::Service {
@@ -211,6 +215,12 @@ class DeviceServiceImpl final
     : public ota::v1::DeviceService::WithRawCallbackMethod_Connect<
           ota::v1::DeviceService::WithCallbackMethod_ReportStatus<ota::v1::DeviceService::Service>> {
  public:
+  // Connect's calls are many and long-lived, so the stream counts itself
+  // in deps.grpc_metrics and passes its final status to deps.gate (each
+  // when not null) in place of the interceptors: leave kConnectMethod out
+  // of theirs (GrpcMetrics::Interceptors, AccessGate::Interceptors).
+  static constexpr char kConnectMethod[] = "/ota.v1.DeviceService/Connect";
+
   explicit DeviceServiceImpl(const ServiceDeps& deps);
   // Stops the timers and threads; streams still open get no more messages.
   // Destroy the grpc::Server first.

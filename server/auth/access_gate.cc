@@ -4,6 +4,8 @@
 #include <google/protobuf/message.h>
 #include <grpcpp/support/byte_buffer.h>
 
+#include <algorithm>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/base/log.h"
@@ -163,15 +165,29 @@ namespace {
 class AccessInterceptorFactory final
     : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit AccessInterceptorFactory(AccessGate* gate) : gate_(gate) {}
+  AccessInterceptorFactory(AccessGate* gate, std::vector<std::string> self_audited)
+      : gate_(gate), self_audited_(std::move(self_audited)) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
+    // gRPC takes a null interceptor as none for this call.
+    if (std::find(self_audited_.begin(), self_audited_.end(), info->method()) !=
+        self_audited_.end()) {
+      return nullptr;
+    }
     return new AccessInterceptor(info, gate_);
   }
 
  private:
   AccessGate* gate_;
+  const std::vector<std::string> self_audited_;
 };
+
+// Refused calls and calls that change state are audited.
+bool IsAudited(absl::string_view method, const grpc::Status& result) {
+  const bool refused = result.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+                       result.error_code() == grpc::StatusCode::PERMISSION_DENIED;
+  return refused || (RequiredRole(method).has_value() && ChangesState(method));
+}
 
 grpc::Status ToGrpcStatus(const absl::Status& s) {
   return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
@@ -180,10 +196,17 @@ grpc::Status ToGrpcStatus(const absl::Status& s) {
 }  // namespace
 
 std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-AccessGate::Interceptors() {
+AccessGate::Interceptors(std::vector<std::string> self_audited) {
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> out;
-  out.push_back(std::make_unique<AccessInterceptorFactory>(this));
+  out.push_back(std::make_unique<AccessInterceptorFactory>(this, std::move(self_audited)));
   return out;
+}
+
+void AccessGate::RecordResult(const grpc::ServerContextBase* context, const std::string& method,
+                              const google::protobuf::Message& request,
+                              const grpc::Status& result) const {
+  if (!IsAudited(method, result)) return;
+  Record(context, method, TargetOf(request), context->peer(), result);
 }
 
 void AccessGate::Decide(const grpc::ServerContextBase* context, const std::string& method,
@@ -234,11 +257,8 @@ Principal AccessGate::Caller(const grpc::ServerContextBase* context) const {
 
 void AccessGate::Record(const grpc::ServerContextBase* context, const std::string& method,
                         const std::string& target, const std::string& peer,
-                        const grpc::Status& result) {
-  const bool refused = result.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
-                       result.error_code() == grpc::StatusCode::PERMISSION_DENIED;
-  const std::optional<ota::v1::Role> needed = RequiredRole(method);
-  if (!refused && !(needed.has_value() && ChangesState(method))) return;
+                        const grpc::Status& result) const {
+  if (!IsAudited(method, result)) return;
   const Principal who = Caller(context);
   ota::v1::AuditEvent e;
   e.set_actor(who.name);

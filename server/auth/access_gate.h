@@ -19,6 +19,7 @@
 #ifndef OTA_SERVER_AUTH_ACCESS_GATE_H_
 #define OTA_SERVER_AUTH_ACCESS_GATE_H_
 
+#include <google/protobuf/message.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/server_interceptor.h>
 
@@ -48,8 +49,20 @@ class AccessGate {
  public:
   AccessGate(AccessStore* store, bool enforce) : store_(store), enforce_(enforce) {}
 
+  // A factory list for ServerBuilder::experimental().SetInterceptorCreators.
+  // Calls of the methods (full names) in `self_audited` are not
+  // intercepted, as gRPC allocates an interceptor per call and keeps it as
+  // long as the call: only for methods that need no token (RequiredRole is
+  // nullopt; Check would refuse their calls), whose handlers pass each
+  // call's final status to RecordResult.
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-  Interceptors();
+  Interceptors(std::vector<std::string> self_audited = {});
+
+  // What the interceptor does with the final status of a call: appends it
+  // to the audit log if the call was refused or changed state. `request`
+  // names the call's target, as the interceptor reads it from the request.
+  void RecordResult(const grpc::ServerContextBase* context, const std::string& method,
+                    const google::protobuf::Message& request, const grpc::Status& result) const;
 
   // The verdict for the call of `context`. A call the interceptor did not
   // see is refused (INTERNAL), so a method can never be reached unchecked.
@@ -71,7 +84,8 @@ class AccessGate {
               const std::string& authorization);
   void Forget(const grpc::ServerContextBase* context);
   void Record(const grpc::ServerContextBase* context, const std::string& method,
-              const std::string& target, const std::string& peer, const grpc::Status& result);
+              const std::string& target, const std::string& peer,
+              const grpc::Status& result) const;
 
   AccessStore* store_;
   const bool enforce_;

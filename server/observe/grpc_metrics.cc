@@ -1,5 +1,6 @@
 #include "server/observe/grpc_metrics.h"
 
+#include <algorithm>
 #include <chrono>
 #include <optional>
 
@@ -60,14 +61,21 @@ class MetricsInterceptor final : public grpc::experimental::Interceptor {
 
 class Factory final : public grpc::experimental::ServerInterceptorFactoryInterface {
  public:
-  explicit Factory(GrpcMetrics* metrics) : metrics_(metrics) {}
+  Factory(GrpcMetrics* metrics, std::vector<std::string> self_reported)
+      : metrics_(metrics), self_reported_(std::move(self_reported)) {}
   grpc::experimental::Interceptor* CreateServerInterceptor(
       grpc::experimental::ServerRpcInfo* info) override {
+    // gRPC takes a null interceptor as none for this call.
+    if (std::find(self_reported_.begin(), self_reported_.end(), info->method()) !=
+        self_reported_.end()) {
+      return nullptr;
+    }
     return new MetricsInterceptor(info, metrics_);
   }
 
  private:
   GrpcMetrics* metrics_;
+  const std::vector<std::string> self_reported_;
 };
 
 }  // namespace
@@ -87,9 +95,9 @@ GrpcMetrics::GrpcMetrics(prometheus::Registry* registry)
                     .Register(*registry)) {}
 
 std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-GrpcMetrics::Interceptors() {
+GrpcMetrics::Interceptors(std::vector<std::string> self_reported) {
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> out;
-  out.push_back(std::make_unique<Factory>(this));
+  out.push_back(std::make_unique<Factory>(this, std::move(self_reported)));
   return out;
 }
 

@@ -6,6 +6,10 @@
 //
 //   GrpcMetrics metrics(&registry);
 //   builder.experimental().SetInterceptorCreators(metrics.Interceptors());
+//
+// A method with many long-lived calls may report its calls itself, with
+// StreamOpened and Finished, and be left out of the interceptor: gRPC
+// allocates each interceptor per call and keeps it as long as the call.
 #ifndef OTA_SERVER_OBSERVE_GRPC_METRICS_H_
 #define OTA_SERVER_OBSERVE_GRPC_METRICS_H_
 
@@ -27,9 +31,11 @@ class GrpcMetrics {
  public:
   explicit GrpcMetrics(prometheus::Registry* registry);
 
-  // A factory list for ServerBuilder::experimental().SetInterceptorCreators.
+  // A factory list for ServerBuilder::experimental().SetInterceptorCreators;
+  // calls of the methods (full names) in `self_reported` are not
+  // intercepted: their handlers call StreamOpened and Finished.
   std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-  Interceptors();
+  Interceptors(std::vector<std::string> self_reported = {});
 
   // Records one finished call.
   void Finished(const std::string& method, bool streaming, grpc::StatusCode code,

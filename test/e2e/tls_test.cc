@@ -4,6 +4,8 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdlib>
+#include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -207,6 +209,27 @@ TEST_F(TlsTest, DevicesProveWhoTheyAre) {
   // Plaintext to the TLS port gets nowhere.
   s = Connect(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()), "gw-1");
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  // The refused streams are in the audit log, newest first, with the
+  // device they claimed; the admitted one is not.
+  {
+    grpc::ClientContext c;
+    c.AddMetadata("authorization", "Bearer " + token_);
+    ota::v1::ListAuditEventsResponse events;
+    s = ota::v1::AccessService::NewStub(Channel())
+            ->ListAuditEvents(&c, ota::v1::ListAuditEventsRequest(), &events);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    std::vector<std::string> connects;
+    for (const ota::v1::AuditEvent& e : events.events()) {
+      if (e.action() != "/ota.v1.DeviceService/Connect") continue;
+      EXPECT_EQ(e.actor(), "");
+      EXPECT_THAT(e.peer(), HasSubstr("127.0.0.1"));
+      connects.push_back(absl::StrCat(e.target(), " ", e.result_code(), " ", e.result_message()));
+    }
+    EXPECT_THAT(connects,
+                ::testing::ElementsAre(
+                    "devices/gw-1 16 devices must present a certificate of the fleet CA",
+                    "devices/gw-2 7 the certificate is for device \"gw-1\", not \"gw-2\""));
+  }
 
   // The HTTP port speaks TLS with the same certificate: REST with a token,
   // and plaintext is not answered.
@@ -217,6 +240,14 @@ TEST_F(TlsTest, DevicesProveWhoTheyAre) {
                "' https://" + http_ + "/v1/devices/gw-1", &out), 0);
   EXPECT_THAT(out, HasSubstr("\"deviceId\":\"gw-1\""));
   EXPECT_NE(Sh("curl -s -m 5 http://" + http_ + "/healthz", &out), 0);
+  // Every Connect stream is counted by the status it ended with (the
+  // admitted one ended when the device left).
+  EXPECT_EQ(Sh("curl -s --cacert " + dir_ + "/ca.pem https://" + http_ + "/metrics", &out), 0);
+  for (const char* code : {"OK", "PERMISSION_DENIED", "UNAUTHENTICATED"}) {
+    EXPECT_THAT(out, HasSubstr(absl::StrCat("otad_grpc_requests_total{code=\"", code,
+                                            "\",method=\"/ota.v1.DeviceService/Connect\"} 1\n")));
+  }
+  EXPECT_THAT(out, HasSubstr("otad_grpc_streams_open{method=\"/ota.v1.DeviceService/Connect\"} 0\n"));
 }
 
 TEST_F(TlsTest, NoTlsNeedsAnExplicitFlag) {
