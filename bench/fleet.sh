@@ -13,9 +13,10 @@
 #            (otad --grpc_small_streams=false).
 #   notify   a one-wave campaign over every device; the clock runs from the
 #            StartCampaign call to the arrival of the last device's
-#            deployment message. The otad that runs the campaign wakes its
-#            own streams; the others find it with their periodic look
-#            (--poll seconds), until wakes cross replicas.
+#            deployment message. The engine inserts the wave in chunks; each
+#            otad's campaign fanout sends each chunk to its own streams. The
+#            per-stream periodic look runs beside it every --poll seconds
+#            (otad's default, 30, unless given).
 #   reports  (one otad only) fleet_bench keeps --report_clients ReportStatus
 #            calls in flight for --report_seconds, --reports_per_call each;
 #            baseline: pgbench, as many clients, each transaction the same
@@ -43,7 +44,7 @@ export LC_ALL=C
 devices=10000
 per_otad=17000
 per_client=17000
-poll=2
+poll=30
 settle=10
 report_clients=64
 report_seconds=10
