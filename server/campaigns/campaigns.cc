@@ -576,10 +576,8 @@ absl::StatusOr<CampaignDeployments> TakeCampaignDeployments(Database* db,
                                                             const DeviceSelection& devices,
                                                             int64_t now_ms) {
   CampaignDeployments out;
-  const bool ranged = !devices.ranged_ids.empty() && !devices.ranges.empty();
-  if (devices.ids.empty() && !ranged) return out;
+  if (devices.ids.empty() && devices.ranges.empty()) return out;
   const std::string ids = PgTextArray(devices.ids);
-  const std::string ranged_ids = ranged ? PgTextArray(devices.ranged_ids) : "{}";
   absl::Status s = db->Transact([&](pqxx::work& txn) -> absl::Status {
     out = CampaignDeployments();
     pqxx::result c = txn.exec_params(
@@ -600,9 +598,11 @@ absl::StatusOr<CampaignDeployments> TakeCampaignDeployments(Database* db,
     // one open deployment, deployments_one_open_per_device, so this is the
     // one), by device id: (deployment id, state).
     std::map<std::string, std::pair<std::string, int>> found;
-    auto collect = [&](const pqxx::result& rows) {
+    auto collect = [&](const pqxx::result& rows, bool narrow) {
       for (const auto& row : rows) {
-        found.try_emplace(row[0].c_str(), row[1].c_str(), row[2].as<int>());
+        std::string device_id = row[0].c_str();
+        if (narrow && devices.keep && !devices.keep(device_id)) continue;
+        found.try_emplace(std::move(device_id), row[1].c_str(), row[2].as<int>());
       }
     };
     const char* states = capped ? "(1)" : "(1, 2)";
@@ -611,17 +611,17 @@ absl::StatusOr<CampaignDeployments> TakeCampaignDeployments(Database* db,
           absl::StrCat("SELECT device_id, deployment_id, state FROM deployments "
                        "WHERE campaign_id = $1 AND device_id = ANY($2::text[]) AND state IN ",
                        states),
-          campaign_id, ids));
+          campaign_id, ids),
+          /*narrow=*/false);
     }
-    if (ranged) {
-      for (const DeviceRange& r : devices.ranges) {
-        collect(txn.exec_params(
-            absl::StrCat("SELECT device_id, deployment_id, state FROM deployments "
-                         "WHERE campaign_id = $1 AND device_id >= $3 AND device_id <= $4 "
-                         "AND device_id = ANY($2::text[]) AND state IN ",
-                         states),
-            campaign_id, ranged_ids, r.first, r.last));
-      }
+    for (const DeviceRange& r : devices.ranges) {
+      collect(txn.exec_params(
+                  absl::StrCat("SELECT device_id, deployment_id, state FROM deployments "
+                               "WHERE campaign_id = $1 AND device_id >= $2 AND device_id <= $3 "
+                               "AND state IN ",
+                               states),
+                  campaign_id, r.first, r.last),
+              /*narrow=*/true);
     }
     if (capped) {
       out.capped = true;

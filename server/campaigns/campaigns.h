@@ -111,13 +111,16 @@ struct CampaignDeployments {
   std::vector<std::string> waiting;
 };
 
-// The devices a campaign pass asks about: every one of `ids`, and those of
-// `ranged_ids` that fall in one of `ranges` (compared in the database's
-// order of device ids, as the engine chose them).
+// The devices a campaign pass asks about: every one of `ids`, and those
+// within one of `ranges` (compared in the database's order of device ids,
+// as the engine chose them) for which `keep` is true (all of them when
+// `keep` is empty). A range is read whole and narrowed here: sending the
+// database every id to keep cost more than the rows (67 ms a pass with
+// 17,000 ids against a chunk of 10,000 devices).
 struct DeviceSelection {
   std::vector<std::string> ids;
-  std::vector<std::string> ranged_ids;
   std::vector<DeviceRange> ranges;
+  std::function<bool(const std::string& device_id)> keep;
 };
 
 // The campaign-level counterpart of NextDeployments, for a wave that was

@@ -5,7 +5,6 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/base/log.h"
@@ -117,22 +116,18 @@ absl::StatusOr<CampaignFanout::Pass> CampaignFanout::RunPass(const std::string& 
   pass.connected = connected.size();
   if (connected.empty()) return pass;
   DeviceSelection devices;
+  absl::flat_hash_set<std::string> here;
   if (which.all) {
     devices.ids = std::move(connected);
   } else {
-    if (!which.chosen.empty()) {
-      // The engine's choice, narrowed here to the devices with a stream.
-      const absl::flat_hash_set<absl::string_view> here(connected.begin(), connected.end());
-      for (const std::string& id : which.chosen) {
-        if (here.contains(id)) devices.ids.push_back(id);
-      }
+    here.insert(std::make_move_iterator(connected.begin()),
+                std::make_move_iterator(connected.end()));
+    // The engine's choice, narrowed here to the devices with a stream.
+    for (const std::string& id : which.chosen) {
+      if (here.contains(id)) devices.ids.push_back(id);
     }
-    if (!which.ranges.empty()) {
-      // Ranges compare in the database's order of device ids, so the
-      // database narrows these.
-      devices.ranged_ids = std::move(connected);
-      devices.ranges = which.ranges;
-    }
+    devices.ranges = which.ranges;
+    devices.keep = [&here](const std::string& id) { return here.contains(id); };
   }
   absl::StatusOr<CampaignDeployments> found =
       TakeCampaignDeployments(db_, campaign_id, devices, clock_->NowMillis());
