@@ -1,3 +1,8 @@
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/api/services.h"
@@ -94,45 +99,78 @@ grpc::Status CampaignServiceImpl::WatchCampaign(grpc::ServerContext* context,
                                                 grpc::ServerWriter<ota::v1::CampaignEvent>* writer) {
   if (grpc::Status s = Admit(deps_, context); !s.ok()) return s;
   if (absl::Status s = CheckId("campaign_id", request->campaign_id()); !s.ok()) return ToGrpc(s);
-  const absl::Duration interval =
-      absl::Milliseconds(request->min_interval_ms() > 0 ? request->min_interval_ms() : 1000);
-  std::string last;
-  absl::Time last_sent = absl::InfinitePast();
-  ota::v1::CampaignState last_state = ota::v1::CAMPAIGN_STATE_UNSPECIFIED;
+  const int interval_ms = request->min_interval_ms() > 0 ? request->min_interval_ms() : 1000;
+  const absl::Duration interval = absl::Milliseconds(std::max(100, interval_ms));
+  // State changes and new waves are looked for every 100 ms with a light
+  // read (the campaign row and its new transitions) and each sent at once;
+  // statistics, which count the campaign's deployments, at most every
+  // `interval`.
+  constexpr absl::Duration kLook = absl::Milliseconds(100);
+  int64_t seen = 0;  // the last transition sent
+  std::string last_stats;
+  absl::Time last_sent = absl::Now();
+  absl::Time stats_due = absl::InfinitePast();
   uint32_t last_wave = 0;
   bool first = true;
   while (!context->IsCancelled()) {
-    absl::StatusOr<ota::v1::Campaign> c = store_.Get(request->campaign_id());
-    if (!c.ok()) return ToGrpc(c.status());
-    std::string now_bytes = c->SerializeAsString();
-    ota::v1::CampaignEvent event;
-    event.set_time_ms(deps_.clock->NowMillis());
+    const absl::Time now = absl::Now();
+    bool with_stats = first || now >= stats_due;
+    absl::StatusOr<CampaignStore::Watched> w = store_.Watch(request->campaign_id(), seen, with_stats);
+    if (!w.ok()) return ToGrpc(w.status());
+    if (!with_stats &&
+        (!w->transitions.empty() || w->campaign.current_wave() != last_wave)) {
+      with_stats = true;  // an event goes out: with the statistics of now
+      w = store_.Watch(request->campaign_id(), seen, true);
+      if (!w.ok()) return ToGrpc(w.status());
+    }
+    const ota::v1::Campaign& c = w->campaign;
+    std::vector<ota::v1::CampaignEvent> events;
+    auto add = [&](ota::v1::CampaignEventKind kind, ota::v1::Campaign campaign) {
+      ota::v1::CampaignEvent& e = events.emplace_back();
+      e.set_kind(kind);
+      e.set_time_ms(deps_.clock->NowMillis());
+      *e.mutable_campaign() = std::move(campaign);
+    };
+    const std::string stats = with_stats ? c.SerializeAsString() : last_stats;
     if (first) {
-      event.set_kind(ota::v1::CAMPAIGN_EVENT_KIND_SNAPSHOT);
-    } else if (c->state() != last_state) {
-      event.set_kind(ota::v1::CAMPAIGN_EVENT_KIND_STATE_CHANGED);
-    } else if (c->current_wave() != last_wave) {
-      event.set_kind(ota::v1::CAMPAIGN_EVENT_KIND_WAVE_STARTED);
-    } else if (now_bytes != last) {
-      event.set_kind(ota::v1::CAMPAIGN_EVENT_KIND_STATS_CHANGED);
-    } else if (absl::Now() - last_sent >= absl::Seconds(30)) {
-      event.set_kind(ota::v1::CAMPAIGN_EVENT_KIND_HEARTBEAT);
+      add(ota::v1::CAMPAIGN_EVENT_KIND_SNAPSHOT, c);
+    } else {
+      // Every change, also one undone before this look (paused and resumed
+      // within 100 ms): the campaign as it is, in the state it went to.
+      for (const CampaignStore::StateChange& t : w->transitions) {
+        ota::v1::Campaign at = c;
+        at.set_state(t.to);
+        at.set_state_reason(t.reason);
+        add(ota::v1::CAMPAIGN_EVENT_KIND_STATE_CHANGED, std::move(at));
+      }
+      if (w->transitions.empty() && c.current_wave() != last_wave) {
+        add(ota::v1::CAMPAIGN_EVENT_KIND_WAVE_STARTED, c);
+      }
+      if (events.empty() && with_stats) {
+        if (stats != last_stats) {
+          add(ota::v1::CAMPAIGN_EVENT_KIND_STATS_CHANGED, c);
+        } else if (now - last_sent >= absl::Seconds(30)) {
+          add(ota::v1::CAMPAIGN_EVENT_KIND_HEARTBEAT, c);
+        }
+      }
     }
-    if (event.kind() != ota::v1::CAMPAIGN_EVENT_KIND_UNSPECIFIED) {
-      *event.mutable_campaign() = *c;
-      if (!writer->Write(event)) return grpc::Status::OK;
-      last = now_bytes;
-      last_sent = absl::Now();
-      last_state = c->state();
-      last_wave = c->current_wave();
-      first = false;
+    if (!w->transitions.empty()) seen = w->transitions.back().seq;
+    if (with_stats) {
+      last_stats = stats;
+      stats_due = now + interval;
     }
-    if (c->state() == ota::v1::CAMPAIGN_STATE_COMPLETED ||
-        c->state() == ota::v1::CAMPAIGN_STATE_STOPPED ||
-        c->state() == ota::v1::CAMPAIGN_STATE_AUTO_STOPPED) {
+    last_wave = c.current_wave();
+    first = false;
+    for (const ota::v1::CampaignEvent& e : events) {
+      if (!writer->Write(e)) return grpc::Status::OK;
+      last_sent = now;
+    }
+    if (c.state() == ota::v1::CAMPAIGN_STATE_COMPLETED ||
+        c.state() == ota::v1::CAMPAIGN_STATE_STOPPED ||
+        c.state() == ota::v1::CAMPAIGN_STATE_AUTO_STOPPED) {
       return grpc::Status::OK;
     }
-    for (absl::Duration slept; slept < interval && !context->IsCancelled();
+    for (absl::Duration slept; slept < kLook && !context->IsCancelled();
          slept += absl::Milliseconds(50)) {
       absl::SleepFor(absl::Milliseconds(50));
     }

@@ -306,6 +306,29 @@ absl::StatusOr<Campaign> CampaignStore::Get(const std::string& id) {
   return out;
 }
 
+absl::StatusOr<CampaignStore::Watched> CampaignStore::Watch(const std::string& id,
+                                                           int64_t after_seq, bool with_stats) {
+  Watched out;
+  absl::Status s = db_->Transact([&](pqxx::work& txn) -> absl::Status {
+    out = Watched();
+    pqxx::result r = txn.exec_params(
+        absl::StrCat("SELECT ", kCampaignColumns, " FROM campaigns WHERE campaign_id = $1"), id);
+    if (r.empty()) return absl::NotFoundError(absl::StrCat("campaign ", id, " does not exist"));
+    out.campaign = CampaignFromRow(r[0]);
+    for (const auto& row : txn.exec_params(
+             "SELECT seq, to_state, reason FROM campaign_transitions "
+             "WHERE campaign_id = $1 AND seq > $2 ORDER BY seq",
+             id, after_seq)) {
+      out.transitions.push_back(StateChange{row[0].as<int64_t>(),
+                                           static_cast<CampaignState>(row[1].as<int>()),
+                                           row[2].c_str()});
+    }
+    return with_stats ? FillStats(txn, &out.campaign) : absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
 absl::StatusOr<Page<Campaign>> CampaignStore::List(const ota::v1::ListCampaignsRequest& r) {
   const int limit = EffectivePageSize(r.page_size());
   std::string states = "{";

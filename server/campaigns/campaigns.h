@@ -58,6 +58,23 @@ class CampaignStore {
 
   absl::StatusOr<Page<ota::v1::Campaign>> List(const ota::v1::ListCampaignsRequest& request);
 
+  // A recorded state change of a campaign; `seq` grows with every change
+  // of any campaign.
+  struct StateChange {
+    int64_t seq = 0;
+    ota::v1::CampaignState to = ota::v1::CAMPAIGN_STATE_UNSPECIFIED;
+    std::string reason;
+  };
+  // The campaign, with its transitions recorded after `after_seq` (in
+  // order), read in one transaction: what WatchCampaign sends. Statistics
+  // only `with_stats` (they count the campaign's deployments).
+  struct Watched {
+    ota::v1::Campaign campaign;
+    std::vector<StateChange> transitions;
+  };
+  absl::StatusOr<Watched> Watch(const std::string& campaign_id, int64_t after_seq,
+                                bool with_stats);
+
   // Operator transitions. FAILED_PRECONDITION naming the current state when
   // the transition does not fit it.
   absl::StatusOr<ota::v1::Campaign> Start(const std::string& campaign_id);

@@ -3,6 +3,7 @@
 // minutes, so everything a device receives here was pushed to it.
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <functional>
 
 #include "absl/strings/str_cat.h"
@@ -209,6 +210,63 @@ void WaitForStreams(const std::function<std::string()>& metrics, int n) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   absl::SleepFor(absl::Milliseconds(200));
+}
+
+TEST_F(CampaignStreamsTest, AWatchSendsEveryStateChangeAtOnce) {
+  AddDevice("gw-1");
+  ota::v1::RolloutPolicy policy;
+  policy.set_failure_ratio(1);
+  Campaign c = StartCampaign(policy);
+  grpc::ClientContext watch_ctx;
+  // A failure here ends the read instead of hanging it.
+  watch_ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  ota::v1::WatchCampaignRequest req;
+  req.set_campaign_id(c.campaign_id());
+  req.set_min_interval_ms(60000);  // statistics a minute apart: changes must not wait
+  auto watch = campaigns_->WatchCampaign(&watch_ctx, req);
+  ota::v1::CampaignEvent e;
+  ASSERT_TRUE(watch->Read(&e));
+  EXPECT_EQ(e.kind(), ota::v1::CAMPAIGN_EVENT_KIND_SNAPSHOT);
+  EXPECT_EQ(e.campaign().state(), ota::v1::CAMPAIGN_STATE_ACTIVE);
+
+  // Paused and resumed back to back: both changes arrive, in order, though
+  // the campaign is ACTIVE again before the watch looks.
+  const absl::Time before = absl::Now();
+  {
+    ota::v1::PauseCampaignRequest pause;
+    pause.set_campaign_id(c.campaign_id());
+    pause.set_reason("a look");
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(campaigns_->PauseCampaign(&ctx, pause, &c).ok());
+    ota::v1::ResumeCampaignRequest resume;
+    resume.set_campaign_id(c.campaign_id());
+    grpc::ClientContext ctx2;
+    ASSERT_TRUE(campaigns_->ResumeCampaign(&ctx2, resume, &c).ok());
+  }
+  ASSERT_TRUE(watch->Read(&e));
+  EXPECT_EQ(e.kind(), ota::v1::CAMPAIGN_EVENT_KIND_STATE_CHANGED);
+  EXPECT_EQ(e.campaign().state(), ota::v1::CAMPAIGN_STATE_PAUSED);
+  EXPECT_EQ(e.campaign().state_reason(), "a look");
+  ASSERT_TRUE(watch->Read(&e));
+  EXPECT_EQ(e.kind(), ota::v1::CAMPAIGN_EVENT_KIND_STATE_CHANGED);
+  EXPECT_EQ(e.campaign().state(), ota::v1::CAMPAIGN_STATE_ACTIVE);
+  // Not held back until the minute of statistics is up.
+  EXPECT_LT(absl::Now() - before, absl::Seconds(30));
+
+  // Stopped: the last change, then the stream ends.
+  {
+    ota::v1::StopCampaignRequest stop;
+    stop.set_campaign_id(c.campaign_id());
+    stop.set_reason("enough");
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(campaigns_->StopCampaign(&ctx, stop, &c).ok());
+  }
+  ASSERT_TRUE(watch->Read(&e));
+  EXPECT_EQ(e.kind(), ota::v1::CAMPAIGN_EVENT_KIND_STATE_CHANGED);
+  EXPECT_EQ(e.campaign().state(), ota::v1::CAMPAIGN_STATE_STOPPED);
+  EXPECT_EQ(e.campaign().state_reason(), "enough");
+  EXPECT_FALSE(watch->Read(&e));
+  EXPECT_TRUE(watch->Finish().ok());
 }
 
 TEST_F(CampaignStreamsTest, AWaveReachesEveryStreamInOneFanoutPass) {
