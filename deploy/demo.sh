@@ -59,7 +59,12 @@ pg="$(mktemp -d /tmp/ota-demo-pg.XXXXXX)"
 rmdir "$pg"
 pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # A device's loop (device_life) first loses its running ota-device, then
+  # the loop itself: killing only the loop's shell left the daemon behind.
+  for p in "${pids[@]}"; do
+    pkill -TERM -P "$p" 2>/dev/null || true
+    kill "$p" 2>/dev/null || true
+  done
   wait 2>/dev/null || true
   bash "$root/deploy/postgres.sh" stop "$pg" || true
   rm -rf "$pg"

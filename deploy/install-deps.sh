@@ -16,8 +16,8 @@ packages=(
   clang-14 libclang-rt-14-dev make
   # U-Boot in QEMU for test/uboot/ (the boot script run for real)
   u-boot-qemu qemu-system-arm u-boot-tools
-  # run
-  postgresql
+  # run (procps: the demo's pkill)
+  postgresql procps
 )
 
 missing=()
