@@ -67,6 +67,16 @@ log_check "event=deployment.end device_id=gw-0004 deployment_id=[0-9a-f]{32} sta
   "a rollback is logged with its device"
 log_check "event=campaign.state campaign_id=$id from=ACTIVE to=COMPLETED by=engine reason=\"every targeted device finished \(1 failed\)\"$" \
   "the completion is logged"
+# Nothing the demo started outlives it: no device daemon of its fleet.
+sleep 1
+left="$(pgrep -f -- "--config=$OTA_DEMO_DIR/fleet/" || true)"
+if [[ -z "$left" ]]; then
+  echo "ok   the fleet's daemons stop with the demo"
+else
+  echo "FAIL the fleet's daemons stop with the demo (still running: $(echo $left))"
+  pkill -f -- "--config=$OTA_DEMO_DIR/fleet/" || true
+  failures=$((failures + 1))
+fi
 if [[ $failures -ne 0 ]]; then
   echo "---- demo output ----"
   cat "$out"
