@@ -61,11 +61,20 @@ pids=()
 cleanup() {
   # A device's loop (device_life) first loses its running ota-device, then
   # the loop itself: killing only the loop's shell left the daemon behind.
+  local p c alive children=()
   for p in "${pids[@]}"; do
+    children+=($(pgrep -P "$p" || true))
     pkill -TERM -P "$p" 2>/dev/null || true
     kill "$p" 2>/dev/null || true
   done
   wait 2>/dev/null || true
+  # The daemons finish what they were doing first; up to 5 s.
+  for _ in $(seq 50); do
+    alive=0
+    for c in "${children[@]}"; do kill -0 "$c" 2>/dev/null && alive=1; done
+    [[ $alive -eq 0 ]] && break
+    sleep 0.1
+  done
   bash "$root/deploy/postgres.sh" stop "$pg" || true
   rm -rf "$pg"
 }
