@@ -137,11 +137,17 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<grpc::By
   // Takes `deployment_id` of `shared`'s campaign as the deployment to send
   // next, replacing one not yet sent. The message references the campaign's
   // shared bytes; nothing of the manifest is copied per stream.
-  void Offer(const std::string& deployment_id, std::shared_ptr<const SharedDeployment> shared) {
+  // Returns false when it drops the deployment: sent already, already
+  // next, or the stream is ending.
+  bool Offer(const std::string& deployment_id, std::shared_ptr<const SharedDeployment> shared) {
     absl::MutexLock lock(&mu_);
-    if (finished_ || deployment_id == last_sent_) return;
+    if (finished_ || deployment_id == last_sent_ ||
+        (next_.has_value() && next_->deployment_id == deployment_id)) {
+      return false;
+    }
     next_ = PendingDeployment{deployment_id, std::move(shared)};
     MaybeWriteLocked();
+    return true;
   }
 
   void Keepalive() {
@@ -207,7 +213,8 @@ class DeviceServiceImpl::Stream final : public grpc::ServerWriteReactor<grpc::By
          .on_deployment =
              [weak](const std::string& deployment_id,
                     const std::shared_ptr<const SharedDeployment>& shared) {
-               if (auto s = weak.lock()) s->Offer(deployment_id, shared);
+               auto s = weak.lock();
+               return s != nullptr && s->Offer(deployment_id, shared);
              }});
     keepalive_handle_ = owner_->keepalives().Add([weak] {
       if (auto s = weak.lock()) s->Keepalive();

@@ -20,8 +20,8 @@ CampaignFanout::CampaignFanout(Database* db, const common::Clock* clock, DeviceH
       clock_(clock),
       hub_(hub),
       sent_(NewCounter(metrics, "otad_fanout_deployments_total",
-                       "Deployments marked NOTIFIED per campaign and handed to their streams "
-                       "without a lookup per device")),
+                       "Deployments a campaign fanout handed to their streams, without a "
+                       "lookup per device (each counted once per stream)")),
       capped_(NewCounter(metrics, "otad_fanout_capped_wakes_total",
                          "Devices of campaigns with a download cap woken for the per-device "
                          "lookup")) {

@@ -71,7 +71,7 @@ class CampaignFanout {
   struct Pass {
     size_t connected = 0;  // devices with a stream here when it started
     size_t taken = 0;      // deployments to send (NOTIFIED after its transaction)
-    size_t offered = 0;    // of those, handed to a stream still here
+    size_t offered = 0;    // of those, taken as new by a stream still here
     size_t woken = 0;      // devices woken for the per-device path (cap)
   };
 

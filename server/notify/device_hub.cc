@@ -51,8 +51,11 @@ size_t DeviceHub::Offer(const std::shared_ptr<const SharedDeployment>& shared,
       offered.emplace_back(it->second, &deployment_id);
     }
   }
-  for (const auto& [w, deployment_id] : offered) w->callbacks_.on_deployment(*deployment_id, shared);
-  return offered.size();
+  size_t taken = 0;
+  for (const auto& [w, deployment_id] : offered) {
+    if (w->callbacks_.on_deployment(*deployment_id, shared)) ++taken;
+  }
+  return taken;
 }
 
 std::vector<std::string> DeviceHub::ConnectedIds() const {

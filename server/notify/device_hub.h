@@ -39,8 +39,9 @@ class DeviceHub {
     // A newer stream of the same device attached; this one should end.
     std::function<void()> on_replaced;
     // Offer named the device: send it `deployment_id` of `shared`'s
-    // campaign (already marked NOTIFIED).
-    std::function<void(const std::string& deployment_id,
+    // campaign (already marked NOTIFIED). Returns false when the stream
+    // drops it: it sent that deployment already, or it is ending.
+    std::function<bool(const std::string& deployment_id,
                        const std::shared_ptr<const SharedDeployment>& shared)>
         on_deployment;
   };
@@ -74,9 +75,10 @@ class DeviceHub {
   void Wake(const std::vector<std::string>& device_ids);
 
   // Hands each (device id, deployment id) of `deployments` to the device's
-  // stream here (on_deployment). Returns how many had a stream with
-  // on_deployment; the others (gone since ConnectedIds) get the deployment
-  // when they connect again, as every NOTIFIED one is sent again then.
+  // stream here (on_deployment). Returns how many streams took one as new
+  // (not one they had sent already); devices gone since ConnectedIds get
+  // the deployment when they connect again, as every NOTIFIED one is sent
+  // again then.
   size_t Offer(const std::shared_ptr<const SharedDeployment>& shared,
                const std::vector<std::pair<std::string, std::string>>& deployments);
 

@@ -109,6 +109,7 @@ TEST(DeviceHubTest, OfferHandsEachConnectedStreamItsDeployment) {
                                         const std::shared_ptr<const SharedDeployment>& s) {
           EXPECT_EQ(s->campaign_id(), "c");
           got.emplace_back(device, deployment_id);
+          return deployment_id != "d-dup";  // a stream that had this one
         }};
   };
   auto a = hub.Attach("a", record("a"));
@@ -122,6 +123,8 @@ TEST(DeviceHubTest, OfferHandsEachConnectedStreamItsDeployment) {
   EXPECT_EQ(hub.Offer(shared, {{"a", "d-a"}, {"b", "d-b"}, {"quiet", "d-q"}, {"gone", "d-g"}}),
             1u);
   EXPECT_EQ(got, (std::vector<std::pair<std::string, std::string>>{{"a", "d-a"}}));
+  // A stream that drops what it has sent already is not counted.
+  EXPECT_EQ(hub.Offer(shared, {{"a", "d-dup"}}), 0u);
 }
 
 TEST(WorkQueueTest, RunsEveryTaskPostedBeforeItIsDestroyed) {
