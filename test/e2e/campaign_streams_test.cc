@@ -89,6 +89,28 @@ class CampaignStreamsTest : public ota::testing::PostgresTest {
     return c;
   }
 
+  // Operator transitions over gRPC; `c` becomes the campaign as answered.
+  grpc::Status Pause(Campaign* c, const std::string& reason) {
+    ota::v1::PauseCampaignRequest req;
+    req.set_campaign_id(c->campaign_id());
+    req.set_reason(reason);
+    grpc::ClientContext ctx;
+    return campaigns_->PauseCampaign(&ctx, req, c);
+  }
+  grpc::Status Resume(Campaign* c) {
+    ota::v1::ResumeCampaignRequest req;
+    req.set_campaign_id(c->campaign_id());
+    grpc::ClientContext ctx;
+    return campaigns_->ResumeCampaign(&ctx, req, c);
+  }
+  grpc::Status Stop(Campaign* c, const std::string& reason) {
+    ota::v1::StopCampaignRequest req;
+    req.set_campaign_id(c->campaign_id());
+    req.set_reason(reason);
+    grpc::ClientContext ctx;
+    return campaigns_->StopCampaign(&ctx, req, c);
+  }
+
   Campaign Get(const std::string& id) {
     ota::v1::GetCampaignRequest get;
     get.set_campaign_id(id);
@@ -142,14 +164,9 @@ TEST_F(CampaignStreamsTest, WavesPauseResumeAndLateJoiners) {
   absl::SleepFor(absl::Milliseconds(500));
   EXPECT_EQ(WaitForDeployments(devices_, 1, absl::Seconds(0)), 1u);
 
-  {  // paused: wave 1 succeeds but wave 2 waits
-    ota::v1::PauseCampaignRequest pause;
-    pause.set_campaign_id(c.campaign_id());
-    pause.set_reason("a look at wave 1");
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(campaigns_->PauseCampaign(&ctx, pause, &c).ok());
-    EXPECT_EQ(c.state(), ota::v1::CAMPAIGN_STATE_PAUSED);
-  }
+  // Paused: wave 1 succeeds but wave 2 waits.
+  ASSERT_TRUE(Pause(&c, "a look at wave 1").ok());
+  EXPECT_EQ(c.state(), ota::v1::CAMPAIGN_STATE_PAUSED);
   for (const auto& d : devices_) {
     if (!d->deployment_id().empty()) {
       ASSERT_TRUE(d->Report(ota::v1::DEPLOYMENT_STATE_SUCCEEDED, Running(2, kNew)).ok());
@@ -158,12 +175,7 @@ TEST_F(CampaignStreamsTest, WavesPauseResumeAndLateJoiners) {
   absl::SleepFor(absl::Seconds(1));
   EXPECT_EQ(WaitForDeployments(devices_, 2, absl::Seconds(0)), 1u);
 
-  {
-    ota::v1::ResumeCampaignRequest resume;
-    resume.set_campaign_id(c.campaign_id());
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(campaigns_->ResumeCampaign(&ctx, resume, &c).ok());
-  }
+  ASSERT_TRUE(Resume(&c).ok());
   EXPECT_EQ(WaitForDeployments(devices_, 4, absl::Seconds(5)), 4u);
 
   // A late joiner that matches the filter is deployed at once; one that
@@ -232,17 +244,8 @@ TEST_F(CampaignStreamsTest, AWatchSendsEveryStateChangeAtOnce) {
   // Paused and resumed back to back: both changes arrive, in order, though
   // the campaign is ACTIVE again before the watch looks.
   const absl::Time before = absl::Now();
-  {
-    ota::v1::PauseCampaignRequest pause;
-    pause.set_campaign_id(c.campaign_id());
-    pause.set_reason("a look");
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(campaigns_->PauseCampaign(&ctx, pause, &c).ok());
-    ota::v1::ResumeCampaignRequest resume;
-    resume.set_campaign_id(c.campaign_id());
-    grpc::ClientContext ctx2;
-    ASSERT_TRUE(campaigns_->ResumeCampaign(&ctx2, resume, &c).ok());
-  }
+  ASSERT_TRUE(Pause(&c, "a look").ok());
+  ASSERT_TRUE(Resume(&c).ok());
   ASSERT_TRUE(watch->Read(&e));
   EXPECT_EQ(e.kind(), ota::v1::CAMPAIGN_EVENT_KIND_STATE_CHANGED);
   EXPECT_EQ(e.campaign().state(), ota::v1::CAMPAIGN_STATE_PAUSED);
@@ -254,13 +257,7 @@ TEST_F(CampaignStreamsTest, AWatchSendsEveryStateChangeAtOnce) {
   EXPECT_LT(absl::Now() - before, absl::Seconds(30));
 
   // Stopped: the last change, then the stream ends.
-  {
-    ota::v1::StopCampaignRequest stop;
-    stop.set_campaign_id(c.campaign_id());
-    stop.set_reason("enough");
-    grpc::ClientContext ctx;
-    ASSERT_TRUE(campaigns_->StopCampaign(&ctx, stop, &c).ok());
-  }
+  ASSERT_TRUE(Stop(&c, "enough").ok());
   ASSERT_TRUE(watch->Read(&e));
   EXPECT_EQ(e.kind(), ota::v1::CAMPAIGN_EVENT_KIND_STATE_CHANGED);
   EXPECT_EQ(e.campaign().state(), ota::v1::CAMPAIGN_STATE_STOPPED);
